@@ -1,0 +1,1 @@
+"""Composition: the Starlette app, settings, auth, database start-up and the CLI."""

@@ -1,0 +1,22 @@
+"""Settings from the environment (contract/README.md, Where and how)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob the gateway reads, by its environment variable."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
+
+    database_url: str = Field(default="sqlite://loyalty.sqlite3", alias="DATABASE_URL")
+    redis_url: str | None = Field(default=None, alias="REDIS_URL")
+    plugins_path: str = Field(default="plugins.toml", alias="LOYALTY_PLUGINS")
+    jwt_secret: str | None = Field(default=None, alias="LOYALTY_JWT_SECRET")
+    graphiql: bool = Field(default=True, alias="LOYALTY_GRAPHIQL")
+    introspection: bool = Field(default=True, alias="LOYALTY_INTROSPECTION")
+    max_query_depth: int = Field(default=12, alias="LOYALTY_MAX_QUERY_DEPTH")
+    max_aliases: int = Field(default=30, alias="LOYALTY_MAX_ALIASES")
+    max_tokens: int = Field(default=2000, alias="LOYALTY_MAX_TOKENS")

@@ -1,0 +1,329 @@
+"""Participants and their wallets: joining, profile, consents, erasure, blocking.
+
+A participant is a ticketing customer who joined at least one program (LB-01). A wallet
+is PENDING until the identity service has verified one of the participant's contacts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import date
+
+from tortoise.transactions import in_transaction
+
+from loyalty import clock
+from loyalty.errors import BadInput, Forbidden, NotFound, RuleViolation
+from loyalty.models import (
+    Order,
+    Participant,
+    ParticipantStatus,
+    StatusChange,
+    Wallet,
+    WalletStatus,
+)
+from loyalty.programs import Catalog, Program
+
+ADULT_AGE = 18
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who calls, as their token says: the customer id and the contacts the identity service verified."""
+
+    customer_id: str
+    email: str | None = None
+    email_verified: bool = False
+    phone: str | None = None
+    phone_verified: bool = False
+
+    @property
+    def has_verified_contact(self) -> bool:
+        """LB-01: at least one verified contact (email or phone)."""
+        return bool((self.email and self.email_verified) or (self.phone and self.phone_verified))
+
+
+@dataclass(frozen=True)
+class JoinRequest:
+    """What a participant sends to join a program (JoinInput)."""
+
+    program_id: str
+    accept_rules: bool
+    personal_data_consent: bool
+    marketing_consent: bool
+    display_name: str | None = None
+    birth_date: date | None = None
+    guardian_consent: bool | None = None
+
+
+@dataclass(frozen=True)
+class ProfileChange:
+    """Personal data to change; None leaves a field as it is (LB-15)."""
+
+    display_name: str | None = None
+    birth_date: date | None = None
+    guardian_consent: bool | None = None
+
+
+def _age(born: date, on: date) -> int:
+    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+
+
+def _digest(customer_id: str) -> str:
+    # Pseudonymous, stable: lets a repeated erasure request find the erased record.
+    return hmac.new(b"loyalty-erasure", customer_id.encode(), hashlib.sha256).hexdigest()
+
+
+def _verified(participant: Participant) -> bool:
+    return bool(
+        (participant.email and participant.email_verified) or (participant.phone and participant.phone_verified)
+    )
+
+
+async def find(customer_id: str) -> Participant | None:
+    """The participant with this customer id (or, once erased, the one it was); None if none joined."""
+    found = await Participant.get_or_none(customer_id=customer_id)
+    if found is None:
+        found = await Participant.get_or_none(erased_digest=_digest(customer_id))
+    return found
+
+
+async def get(customer_id: str) -> Participant:
+    """The participant with this customer id; NotFound if none."""
+    found = await find(customer_id)
+    if found is None:
+        raise NotFound(f"no participant {customer_id!r}")
+    return found
+
+
+async def wallet_of(participant: Participant, program_id: str) -> Wallet | None:
+    """The participant's wallet in a program; None where they have not joined it."""
+    return await Wallet.get_or_none(participant_id=participant.id, program_id=program_id)
+
+
+async def wallets_of(participant_ids: list[int]) -> dict[int, list[Wallet]]:
+    """Every wallet of each participant, in order of joining (for dataloaders)."""
+    found: dict[int, list[Wallet]] = {pid: [] for pid in participant_ids}
+    for wallet in await Wallet.filter(participant_id__in=participant_ids).order_by("joined_at", "id"):
+        found[wallet.participant_id].append(wallet)
+    return found
+
+
+def _check_age(program: Program, birth_date: date | None, guardian_consent: bool) -> None:
+    if not program.checks_age:
+        return
+    if birth_date is None:
+        raise RuleViolation("TK-07", "this program needs a birth date")
+    if _age(birth_date, clock.now().date()) < ADULT_AGE and not guardian_consent:
+        raise RuleViolation("TK-07", "under 18: a guardian's consent is needed")
+
+
+async def recognise(identity: Identity) -> Participant | None:
+    """Take the token's verified contacts; PENDING wallets become ACTIVE once one is verified (LB-01).
+
+    Called on the participant's requests. Writes only when something changed.
+    """
+    participant = await Participant.get_or_none(customer_id=identity.customer_id)
+    if participant is None or participant.status is ParticipantStatus.ERASED:
+        return participant
+    changed = _take_contacts(participant, identity)
+    if changed:
+        await participant.save(
+            update_fields=["email", "email_verified", "phone", "phone_verified"]
+        )
+    if identity.has_verified_contact:
+        await Wallet.filter(participant_id=participant.id, status=WalletStatus.PENDING).update(
+            status=WalletStatus.ACTIVE
+        )
+    return participant
+
+
+def _take_contacts(participant: Participant, identity: Identity) -> bool:
+    new = (identity.email, identity.email_verified, identity.phone, identity.phone_verified)
+    old = (participant.email, participant.email_verified, participant.phone, participant.phone_verified)
+    if identity.email is None and identity.phone is None or new == old:
+        return False
+    participant.email, participant.email_verified = identity.email, identity.email_verified
+    participant.phone, participant.phone_verified = identity.phone, identity.phone_verified
+    return True
+
+
+async def join(catalog: Catalog, identity: Identity, request: JoinRequest) -> tuple[Participant, Wallet]:
+    """Join the caller to a program (LB-01): consents recorded, wallet ACTIVE or PENDING.
+
+    Joining again changes nothing but a PENDING wallet, which becomes ACTIVE once the
+    token carries a verified contact.
+    """
+    program = catalog.get(request.program_id)
+    if not request.accept_rules or not request.personal_data_consent:
+        raise RuleViolation("LB-01", "joining needs the rules accepted and the personal-data consent")
+    if request.display_name is not None and len(request.display_name) > 200:
+        raise BadInput("displayName is longer than 200 characters")
+    now = clock.now()
+    async with in_transaction():
+        participant = await Participant.select_for_update().get_or_none(customer_id=identity.customer_id)
+        if participant is None and await Participant.exists(erased_digest=_digest(identity.customer_id)):
+            raise RuleViolation("LB-16", "this participant's data was erased; the wallet stays blocked")
+        birth_date = request.birth_date or (participant.birth_date if participant else None)
+        guardian = bool(request.guardian_consent) or bool(participant and participant.guardian_consent)
+        _check_age(program, birth_date, guardian)
+        if participant is None:
+            participant = await Participant.create(
+                customer_id=identity.customer_id,
+                display_name=request.display_name,
+                birth_date=request.birth_date,
+                guardian_consent=bool(request.guardian_consent),
+                marketing_consent=request.marketing_consent,
+                personal_data_consent_at=now,
+                created_at=now,
+            )
+        elif participant.status is ParticipantStatus.ERASED:
+            raise RuleViolation("LB-16", "this participant's data was erased")
+        _take_contacts(participant, identity)
+        if request.birth_date is not None:
+            participant.birth_date = request.birth_date
+        if request.guardian_consent is not None:
+            participant.guardian_consent = request.guardian_consent
+        await participant.save()
+        status = WalletStatus.ACTIVE if _verified(participant) else WalletStatus.PENDING
+        wallet = await Wallet.get_or_none(participant_id=participant.id, program_id=program.id)
+        if wallet is None:
+            if participant.status is ParticipantStatus.BLOCKED:
+                status = WalletStatus.BLOCKED
+            wallet = await Wallet.create(
+                participant_id=participant.id,
+                program_id=program.id,
+                status=status,
+                rules_accepted_at=now,
+                rules_version=program.rules_version,
+                joined_at=now,
+            )
+        elif wallet.status is WalletStatus.PENDING and status is WalletStatus.ACTIVE:
+            wallet.status = WalletStatus.ACTIVE
+            await wallet.save(update_fields=["status"])
+    return participant, wallet
+
+
+async def update_profile(customer_id: str, change: ProfileChange) -> Participant:
+    """Change the participant's personal data; None fields stay as they are (LB-15)."""
+    participant = await _living(customer_id)
+    if change.display_name is not None:
+        if len(change.display_name) > 200:
+            raise BadInput("displayName is longer than 200 characters")
+        participant.display_name = change.display_name
+    if change.birth_date is not None:
+        if change.birth_date > clock.now().date():
+            raise BadInput("birthDate is in the future")
+        participant.birth_date = change.birth_date
+    if change.guardian_consent is not None:
+        participant.guardian_consent = change.guardian_consent
+    await participant.save(update_fields=["display_name", "birth_date", "guardian_consent"])
+    return participant
+
+
+async def set_marketing_consent(customer_id: str, allowed: bool) -> Participant:
+    """Turn marketing messages on or off, effective at once (LB-15, TK-08)."""
+    participant = await _living(customer_id)
+    participant.marketing_consent = allowed
+    await participant.save(update_fields=["marketing_consent"])
+    return participant
+
+
+async def _living(customer_id: str) -> Participant:
+    participant = await get(customer_id)
+    if participant.status is ParticipantStatus.ERASED:
+        raise RuleViolation("LB-16", "this participant's data was erased")
+    return participant
+
+
+async def erase(customer_id: str) -> Participant:
+    """Erase the participant's personal data and block every wallet, for good (LB-16).
+
+    The ledger stays, under a pseudonymous id. Asking twice returns the same result.
+    """
+    async with in_transaction():
+        participant = await get(customer_id)
+        if participant.status is ParticipantStatus.ERASED:
+            return participant
+        pseudonym = f"erased-{secrets.token_hex(12)}"
+        original = participant.customer_id
+        participant.erased_digest = _digest(original)
+        participant.customer_id = pseudonym
+        participant.status = ParticipantStatus.ERASED
+        participant.display_name = None
+        participant.birth_date = None
+        participant.email = participant.phone = None
+        participant.email_verified = participant.phone_verified = False
+        participant.marketing_consent = False
+        participant.erased_at = clock.now()
+        await participant.save()
+        await Wallet.filter(participant_id=participant.id).update(status=WalletStatus.BLOCKED)
+        await Order.filter(customer_id=original).update(customer_id=pseudonym)
+        await StatusChange.create(
+            participant_id=participant.id,
+            program_id=None,
+            action="erase",
+            reason="the participant asked for erasure",
+            actor=pseudonym,
+            at=clock.now(),
+        )
+    return participant
+
+
+async def block(
+    catalog: Catalog, customer_id: str, program_id: str | None, reason: str, actor: str
+) -> Participant:
+    """Block one program's wallet (MG-13), or every wallet and the participant (program None)."""
+    return await _set_blocked(catalog, customer_id, program_id, reason, actor, blocked=True)
+
+
+async def unblock(
+    catalog: Catalog, customer_id: str, program_id: str | None, reason: str, actor: str
+) -> Participant:
+    """Reverse `block`: wallets ACTIVE again (PENDING without a verified contact); an erased participant stays erased (LB-16)."""
+    return await _set_blocked(catalog, customer_id, program_id, reason, actor, blocked=False)
+
+
+async def _set_blocked(
+    catalog: Catalog, customer_id: str, program_id: str | None, reason: str, actor: str, *, blocked: bool
+) -> Participant:
+    if not reason.strip():
+        raise BadInput("a reason is required")
+    if program_id is not None:
+        catalog.get(program_id)
+    async with in_transaction():
+        participant = await get(customer_id)
+        if participant.status is ParticipantStatus.ERASED:
+            if blocked:
+                return participant
+            raise RuleViolation("LB-16", "an erased participant stays erased")
+        wallets = Wallet.filter(participant_id=participant.id)
+        if program_id is not None:
+            wallets = wallets.filter(program_id=program_id)
+            if not await wallets.exists():
+                raise NotFound(f"participant {customer_id!r} has no wallet in {program_id!r}")
+        if blocked:
+            await wallets.update(status=WalletStatus.BLOCKED)
+        else:
+            await wallets.update(status=WalletStatus.ACTIVE if _verified(participant) else WalletStatus.PENDING)
+        if program_id is None:
+            participant.status = ParticipantStatus.BLOCKED if blocked else ParticipantStatus.ACTIVE
+            await participant.save(update_fields=["status"])
+        await StatusChange.create(
+            participant_id=participant.id,
+            program_id=program_id,
+            action="block" if blocked else "unblock",
+            reason=reason,
+            actor=actor,
+            at=clock.now(),
+        )
+    return participant
+
+
+def require_same(identity: Identity, customer_id: str | None) -> str:
+    """A participant acts only for themselves: the id given must be the caller's."""
+    if customer_id is not None and customer_id != identity.customer_id:
+        raise Forbidden("a participant sees and changes only their own data")
+    return identity.customer_id

@@ -1,0 +1,124 @@
+"""Refunds of some items of a paid order (LB-09..LB-12, LB-20, or a program's own policy).
+
+The core policy: the money paid for the returned items (nominal - discount - the
+bonuses spent on them, no service fees) comes back; the first refund that returns a
+ticket cancels every bonus the order accrued; what of those was already spent is
+withheld from the money, and what the money cannot cover stays as debt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from tortoise.transactions import in_transaction
+
+from loyalty import clock, ledger, orders
+from loyalty.errors import BadInput, Conflict, NotFound, RuleViolation
+from loyalty.facts import ItemFacts, RefundFacts, RefundTerms
+from loyalty.models import EntryKind, ItemKind, Order, OrderItem, OrderStatus, Refund, RefundReason
+from loyalty.money import CENT
+from loyalty.programs import Catalog
+
+REFUNDABLE = (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED)
+
+
+@dataclass(frozen=True)
+class RefundRequest:
+    """A refund as RefundInput carries it."""
+
+    order_id: str
+    item_ids: tuple[str, ...]
+    reason: RefundReason
+    idempotency_key: str | None = None
+
+
+def core_terms(items: tuple[ItemFacts, ...]) -> RefundTerms:
+    """LB-20: the returned items' money paid (fees excluded); accruals revoked (LB-09)."""
+    money = sum((item.paid_price for item in items), Decimal("0.00"))
+    return RefundTerms(money=money, revoke_accruals=True, rule="LB-20")
+
+
+async def refund_items(catalog: Catalog, request: RefundRequest) -> Refund:
+    """Refund items of a PAID or PARTIALLY_REFUNDED order, once per idempotency key."""
+    if not request.item_ids:
+        raise BadInput("a refund needs at least one item")
+    if len(set(request.item_ids)) != len(request.item_ids):
+        raise BadInput("an item appears twice in the refund")
+    async with in_transaction():
+        order = await Order.select_for_update().get_or_none(id=request.order_id)
+        if order is None:
+            raise NotFound(f"no order {request.order_id!r}")
+        if request.idempotency_key:
+            first = await Refund.get_or_none(order_id=order.id, idempotency_key=request.idempotency_key)
+            if first is not None:
+                return first
+        if order.status not in REFUNDABLE:
+            raise Conflict(f"an order in status {order.status.value} cannot be refunded")
+        items = {item.item_id: item for item in await OrderItem.filter(order_id=order.id)}
+        for item_id in request.item_ids:
+            if item_id not in items:
+                raise NotFound(f"order {order.id!r} has no item {item_id!r}")
+            if items[item_id].refund_id is not None:
+                raise Conflict(f"item {item_id!r} was already refunded")
+        program = catalog.get(order.program_id)
+        facts = await orders.stored_facts(order)
+        returned = tuple(item for item in facts.items if item.id in request.item_ids)
+        refund_facts = RefundFacts(
+            items=returned,
+            reason=request.reason,
+            requested_at=clock.now(),
+            earlier_refunds=await Refund.filter(order_id=order.id).count(),
+        )
+        terms = program.rules.refund_terms(facts, refund_facts) or core_terms(returned)
+        if terms.refused_by:
+            raise RuleViolation(terms.refused_by, terms.message or "the program's refund policy refuses this")
+        money = max(Decimal("0.00"), terms.money).quantize(CENT)
+        refund = await Refund.create(
+            order_id=order.id,
+            idempotency_key=request.idempotency_key or None,
+            reason=request.reason,
+            item_ids=list(request.item_ids),
+            money_refund=money,
+            rule=terms.rule,
+            created_at=clock.now(),
+        )
+        has_ticket = any(item.kind is ItemKind.TICKET for item in returned)
+        if terms.revoke_accruals and has_ticket and not order.accruals_revoked and order.wallet_id is not None:
+            wallet = await ledger.lock_wallet(order.wallet_id)
+            revocation = await ledger.revoke_order(
+                wallet,
+                order.id,
+                kinds=[EntryKind.ACCRUAL],
+                rule="LB-09",
+                rules_version=program.rules_version,
+                refund_id=refund.id,
+                description="bonuses of a returned purchase cancelled",
+            )
+            withheld, owed = await ledger.withhold(
+                wallet,
+                revocation.spent,
+                money,
+                order_id=order.id,
+                refund_id=refund.id,
+                rules_version=program.rules_version,
+            )
+            refund.bonus_revoked = revocation.revoked
+            refund.bonus_withheld = withheld
+            refund.bonus_debt = owed
+            refund.money_refund = money - withheld
+            order.accruals_revoked = True
+            await refund.save(update_fields=["bonus_revoked", "bonus_withheld", "bonus_debt", "money_refund"])
+        await OrderItem.filter(order_id=order.id, item_id__in=list(request.item_ids)).update(refund_id=refund.id)
+        all_back = all(item.refund_id is not None or item.item_id in request.item_ids for item in items.values())
+        order.status = OrderStatus.REFUNDED if all_back else OrderStatus.PARTIALLY_REFUNDED
+        await order.save(update_fields=["status", "accruals_revoked"])
+    return refund
+
+
+async def refunds_of(order_ids: list[str]) -> dict[str, list[Refund]]:
+    """Each order's refunds, oldest first (for dataloaders)."""
+    found: dict[str, list[Refund]] = {order_id: [] for order_id in order_ids}
+    for refund in await Refund.filter(order_id__in=order_ids).order_by("id"):
+        found[refund.order_id].append(refund)
+    return found

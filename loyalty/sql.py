@@ -1,0 +1,51 @@
+"""Raw SQL for the few set-based statements the ORM cannot say well, on SQLite and PostgreSQL.
+
+Statements are written with PostgreSQL's `$1` placeholders; on SQLite they become `?1`.
+Inside `in_transaction()` the statement runs on the transaction's connection.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from tortoise import connections
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+
+def connection() -> BaseDBAsyncClient:
+    """The default connection (the current transaction's, inside one)."""
+    return connections.get("default")
+
+
+def is_postgres() -> bool:
+    """True when the gateway runs on PostgreSQL."""
+    return connection().capabilities.dialect == "postgres"
+
+
+def _dialect(sql: str) -> str:
+    return sql if is_postgres() else sql.replace("$", "?")
+
+
+async def fetch(sql: str, *params: Any) -> list[dict[str, Any]]:
+    """Rows of a query as dicts."""
+    return await connection().execute_query_dict(_dialect(sql), list(params))
+
+
+async def execute(sql: str, *params: Any) -> int:
+    """Run a statement; the number of rows it touched."""
+    count, _ = await connection().execute_query(_dialect(sql), list(params))
+    return count
+
+
+def as_datetime(value: Any) -> datetime | None:
+    """A timestamp column as an aware UTC datetime (SQLite hands back text)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if not isinstance(value, datetime):
+        raise TypeError(f"not a timestamp: {value!r}")
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
