@@ -1,0 +1,69 @@
+"""What every resolver gets in `info.context`: the caller, the programs, the dataloaders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from strawberry.dataloader import DataLoader
+from strawberry.types import Info as StrawberryInfo
+
+from loyalty import ledger, participants, refunds
+from loyalty.access import Caller
+from loyalty.ledger import Balance, BurnForecast
+from loyalty.models import Refund, Wallet
+from loyalty.programs import Catalog
+
+
+async def _balances(ids: list[int]) -> list[Balance]:
+    found = await ledger.balances(ids)
+    return [found[i] for i in ids]
+
+
+async def _burns(ids: list[int]) -> list[BurnForecast | None]:
+    found = await ledger.next_burns(ids)
+    return [found[i] for i in ids]
+
+
+async def _wallets(ids: list[int]) -> list[list[Wallet]]:
+    found = await participants.wallets_of(ids)
+    return [found[i] for i in ids]
+
+
+async def _refunds(ids: list[str]) -> list[list[Refund]]:
+    found = await refunds.refunds_of(ids)
+    return [found[i] for i in ids]
+
+
+@dataclass
+class Loaders:
+    """One set per request, so batching never crosses callers."""
+
+    balance: DataLoader[int, Balance] = field(default_factory=lambda: DataLoader(load_fn=_balances))
+    next_burn: DataLoader[int, BurnForecast | None] = field(default_factory=lambda: DataLoader(load_fn=_burns))
+    wallets: DataLoader[int, list[Wallet]] = field(default_factory=lambda: DataLoader(load_fn=_wallets))
+    refunds: DataLoader[str, list[Refund]] = field(default_factory=lambda: DataLoader(load_fn=_refunds))
+
+
+class Context:
+    """The request's caller (decoded on first use), the catalog of programs and the loaders."""
+
+    def __init__(self, catalog: Catalog, read_caller: Any, request: Any = None, response: Any = None) -> None:
+        self.catalog = catalog
+        self._read_caller = read_caller
+        self._caller: Caller | None = None
+        self._read = False
+        self.loaders = Loaders()
+        self.request = request
+        self.response = response
+
+    @property
+    def caller(self) -> Caller | None:
+        """The token's caller; None without a token; UNAUTHENTICATED raised for a bad one."""
+        if not self._read:
+            self._caller = self._read_caller()
+            self._read = True
+        return self._caller
+
+
+Info = StrawberryInfo[Context, None]

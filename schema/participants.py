@@ -1,0 +1,289 @@
+"""Participants, wallets and their ledger, as the mobile app and staff see them."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import strawberry
+
+from loyalty import ledger, participants
+from loyalty.access import Caller, Role, require, visible_programs
+from loyalty.errors import BadInput
+from loyalty.models import Entry, Participant as ParticipantRow, Wallet as WalletRow
+from schema.context import Info
+from schema.enums import EntryKind, ParticipantStatus, ReferralStatus, WalletStatus
+from schema.programs import Program
+from schema.relay import PageInfo
+
+
+@strawberry.type(description="The next burn of a wallet's active bonuses.")
+class BurnForecast:
+    at: datetime
+    amount: int
+
+
+@strawberry.type(description="One immutable line of a wallet's ledger.")
+class LedgerEntry:
+    id: strawberry.ID
+    kind: EntryKind
+    amount: int
+    at: datetime
+    activates_at: datetime | None
+    expires_at: datetime | None
+    description: str | None
+    order_id: strawberry.ID | None
+    campaign_id: strawberry.ID | None
+    rule: str | None
+
+    @classmethod
+    def of(cls, entry: Entry) -> LedgerEntry:
+        return cls(
+            id=strawberry.ID(str(entry.id)),
+            kind=entry.kind,
+            amount=entry.amount,
+            at=entry.at,
+            activates_at=entry.activates_at if entry.amount > 0 else None,
+            expires_at=entry.expires_at if entry.amount > 0 else None,
+            description=entry.description,
+            order_id=strawberry.ID(entry.order_id) if entry.order_id else None,
+            campaign_id=strawberry.ID(str(entry.campaign_id)) if entry.campaign_id else None,
+            rule=entry.rule,
+        )
+
+
+@strawberry.type
+class LedgerEntryEdge:
+    cursor: str
+    node: LedgerEntry
+
+
+@strawberry.type
+class LedgerEntryConnection:
+    edges: list[LedgerEntryEdge]
+    page_info: PageInfo
+
+
+@strawberry.type(description="One participant's account in one program (LB-05, LB-07).")
+class Wallet:
+    status: WalletStatus
+    tier: str | None
+    _row: strawberry.Private[WalletRow]
+
+    @classmethod
+    def of(cls, row: WalletRow) -> Wallet:
+        return cls(status=row.status, tier=row.tier, _row=row)
+
+    @strawberry.field
+    def program(self, info: Info) -> Program:
+        return Program.of(info.context.catalog.get(self._row.program_id))
+
+    @strawberry.field(description="Bonuses spendable now (LB-05).")
+    async def active(self, info: Info) -> int:
+        return (await info.context.loaders.balance.load(self._row.id)).active
+
+    @strawberry.field(description="Bonuses accrued but not active yet (LB-03).")
+    async def pending(self, info: Info) -> int:
+        return (await info.context.loaders.balance.load(self._row.id)).pending
+
+    @strawberry.field(description="Bonuses owed after a refund could not withhold them (LB-10).")
+    async def debt(self, info: Info) -> int:
+        return (await info.context.loaders.balance.load(self._row.id)).debt
+
+    @strawberry.field(description="The earliest future burn of active bonuses (LB-04, LB-05).")
+    async def next_burn(self, info: Info) -> BurnForecast | None:
+        burn = await info.context.loaders.next_burn.load(self._row.id)
+        return BurnForecast(at=burn.at, amount=burn.amount) if burn else None
+
+    @strawberry.field(description="The wallet's ledger entries, newest first (LB-05).")
+    async def history(self, first: int | None = 20, after: str | None = None) -> LedgerEntryConnection:
+        page = await ledger.history(self._row.id, 20 if first is None else first, after)
+        edges = [LedgerEntryEdge(cursor=ledger.entry_cursor(e), node=LedgerEntry.of(e)) for e in page.entries]
+        return LedgerEntryConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=page.has_next,
+                has_previous_page=after is not None,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+        )
+
+
+@strawberry.type
+class ReferredFriend:
+    status: ReferralStatus
+    reason: str | None
+    at: datetime
+
+
+@strawberry.type
+class ReferralSummary:
+    code: str
+    link: str
+    invited: int
+    rewarded: int
+    earned: int
+    blocked: bool
+    friends: list[ReferredFriend]
+
+
+@strawberry.type
+class Achievement:
+    id: strawberry.ID
+    title: str
+    description: str | None
+    progress: int
+    goal: int
+    unlocked_at: datetime | None
+    reward_bonus: int
+
+
+@strawberry.type(description="A person known to the gateway: a customer who has joined at least one program.")
+class Participant:
+    id: strawberry.ID
+    status: ParticipantStatus
+    display_name: str | None
+    marketing_consent: bool
+    _row: strawberry.Private[ParticipantRow]
+    # Programs whose wallets the caller may see; None: all (LB-07 for a partner: only its own).
+    _programs: strawberry.Private[set[str] | None]
+
+    @classmethod
+    def of(cls, row: ParticipantRow, programs: set[str] | None = None) -> Participant:
+        return cls(
+            id=strawberry.ID(row.customer_id),
+            status=row.status,
+            display_name=row.display_name,
+            marketing_consent=row.marketing_consent,
+            _row=row,
+            _programs=programs,
+        )
+
+    async def _wallets(self, info: Info) -> list[WalletRow]:
+        rows = await info.context.loaders.wallets.load(self._row.id)
+        return [w for w in rows if self._programs is None or w.program_id in self._programs]
+
+    @strawberry.field(description="One wallet per program joined, in order of joining (LB-07).")
+    async def wallets(self, info: Info) -> list[Wallet]:
+        return [Wallet.of(row) for row in await self._wallets(info)]
+
+    @strawberry.field(description="The wallet in programId; null where the participant has not joined it.")
+    async def wallet(self, info: Info, program_id: strawberry.ID) -> Wallet | None:
+        found = [row for row in await self._wallets(info) if row.program_id == program_id]
+        return Wallet.of(found[0]) if found else None
+
+    @strawberry.field(description="The referral standing in programId (RF-01); null: no referral program runs here.")
+    def referral(self, program_id: strawberry.ID) -> ReferralSummary | None:
+        return None  # No configured program runs a referral plugin yet.
+
+    @strawberry.field(description="Achievements defined for programId (GA-01); empty where none are.")
+    def achievements(self, program_id: strawberry.ID) -> list[Achievement]:
+        return []  # No configured plugin defines achievements yet.
+
+
+@strawberry.type
+class JoinProgramPayload:
+    participant: Participant
+    wallet: Wallet
+
+
+@strawberry.type
+class ParticipantPayload:
+    participant: Participant
+
+
+@strawberry.type
+class WalletPayload:
+    wallet: Wallet
+
+
+@strawberry.input
+class JoinInput:
+    program_id: strawberry.ID
+    accept_rules: bool
+    personal_data_consent: bool
+    marketing_consent: bool
+    display_name: str | None = None
+    birth_date: date | None = None
+    guardian_consent: bool | None = None
+
+
+@strawberry.input
+class ProfileInput:
+    display_name: str | None = None
+    birth_date: date | None = None
+    guardian_consent: bool | None = None
+
+
+def participant_caller(info: Info) -> Caller:
+    """The participant calling, with their verified contacts (LB-01)."""
+    caller = require(info.context.caller, Role.PARTICIPANT)
+    if caller.identity is None:
+        raise BadInput("a participant token must carry a subject")
+    return caller
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="Role participant: the caller as a participant; null until they join a program.")
+    async def me(self, info: Info) -> Participant | None:
+        caller = participant_caller(info)
+        assert caller.identity is not None
+        row = await participants.recognise(caller.identity)
+        return Participant.of(row) if row else None
+
+    @strawberry.field(description="Role admin, or partner (only its programs' wallets): the participant with this id.")
+    async def participant(self, info: Info, id: strawberry.ID) -> Participant | None:
+        caller = require(info.context.caller, Role.ADMIN, Role.PARTNER)
+        row = await participants.find(id)
+        if row is None:
+            return None
+        programs = visible_programs(caller, info.context.catalog)
+        if programs is not None and not any(w.program_id in programs for w in await info.context.loaders.wallets.load(row.id)):
+            return None
+        return Participant.of(row, programs)
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Role participant: joins the caller to input.programId (LB-01, TK-07).")
+    async def join_program(self, info: Info, input: JoinInput) -> JoinProgramPayload:
+        caller = participant_caller(info)
+        assert caller.identity is not None
+        row, wallet = await participants.join(
+            info.context.catalog,
+            caller.identity,
+            participants.JoinRequest(
+                program_id=input.program_id,
+                accept_rules=input.accept_rules,
+                personal_data_consent=input.personal_data_consent,
+                marketing_consent=input.marketing_consent,
+                display_name=input.display_name,
+                birth_date=input.birth_date,
+                guardian_consent=input.guardian_consent,
+            ),
+        )
+        return JoinProgramPayload(participant=Participant.of(row), wallet=Wallet.of(wallet))
+
+    @strawberry.mutation(description="Role participant: changes the caller's personal data (LB-15).")
+    async def update_profile(self, info: Info, input: ProfileInput) -> ParticipantPayload:
+        caller = participant_caller(info)
+        row = await participants.update_profile(
+            caller.sub,
+            participants.ProfileChange(
+                display_name=input.display_name, birth_date=input.birth_date, guardian_consent=input.guardian_consent
+            ),
+        )
+        return ParticipantPayload(participant=Participant.of(row))
+
+    @strawberry.mutation(description="Role participant: marketing messages on or off, at once (LB-15, TK-08).")
+    async def set_marketing_consent(self, info: Info, allowed: bool) -> ParticipantPayload:
+        caller = participant_caller(info)
+        row = await participants.set_marketing_consent(caller.sub, allowed)
+        return ParticipantPayload(participant=Participant.of(row))
+
+    @strawberry.mutation(description="Role participant: erases personal data and blocks every wallet (LB-16).")
+    async def request_erasure(self, info: Info) -> ParticipantPayload:
+        caller = participant_caller(info)
+        row = await participants.erase(caller.sub)
+        return ParticipantPayload(participant=Participant.of(row))

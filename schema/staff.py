@@ -1,0 +1,60 @@
+"""What support staff and partners do: adjust bonuses, block and unblock (MG-13)."""
+
+from __future__ import annotations
+
+import strawberry
+
+from loyalty import adjustments, participants
+from loyalty.access import Role, require, require_program_staff, visible_programs
+from schema.context import Info
+from schema.participants import LedgerEntry, Participant, ParticipantPayload
+
+
+@strawberry.input
+class AdjustmentInput:
+    participant_id: strawberry.ID
+    program_id: strawberry.ID
+    amount: int
+    reason: str
+    valid_days: int | None = None
+
+
+@strawberry.type
+class AdjustmentPayload:
+    entry: LedgerEntry
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Role admin, or partner on a program it owns: one ADJUSTMENT entry (MG-13).")
+    async def adjust_bonus(self, info: Info, input: AdjustmentInput) -> AdjustmentPayload:
+        require_program_staff(info.context.caller, info.context.catalog, input.program_id)
+        entry = await adjustments.adjust(
+            info.context.catalog,
+            adjustments.Adjustment(
+                customer_id=input.participant_id,
+                program_id=input.program_id,
+                amount=input.amount,
+                reason=input.reason,
+                valid_days=input.valid_days,
+            ),
+        )
+        return AdjustmentPayload(entry=LedgerEntry.of(entry))
+
+    @strawberry.mutation(description="Role admin (every wallet), or partner (a program it owns): blocks (MG-13).")
+    async def block_participant(
+        self, info: Info, id: strawberry.ID, reason: str, program_id: strawberry.ID | None = None
+    ) -> ParticipantPayload:
+        require_program_staff(info.context.caller, info.context.catalog, program_id)
+        caller = require(info.context.caller, Role.ADMIN, Role.PARTNER)
+        row = await participants.block(info.context.catalog, id, program_id, reason, actor=caller.sub)
+        return ParticipantPayload(participant=Participant.of(row, visible_programs(caller, info.context.catalog)))
+
+    @strawberry.mutation(description="Reverses blockParticipant; an erased participant stays erased (LB-16).")
+    async def unblock_participant(
+        self, info: Info, id: strawberry.ID, reason: str, program_id: strawberry.ID | None = None
+    ) -> ParticipantPayload:
+        require_program_staff(info.context.caller, info.context.catalog, program_id)
+        caller = require(info.context.caller, Role.ADMIN, Role.PARTNER)
+        row = await participants.unblock(info.context.catalog, id, program_id, reason, actor=caller.sub)
+        return ParticipantPayload(participant=Participant.of(row, visible_programs(caller, info.context.catalog)))
