@@ -89,14 +89,35 @@ def raw_app(pool: asyncpg.Pool) -> Starlette:
                 if w["burn_at"] is not None:
                     amount = await conn.fetchval(
                         "SELECT SUM(remaining) FROM lot WHERE wallet_id=$1 AND expires_at=$2 AND activates_at <= $3",
-                        w["id"], w["burn_at"], now,
+                        w["id"],
+                        w["burn_at"],
+                        now,
                     )
                     burn = {"at": w["burn_at"].isoformat(), "amount": amount}
-                result.append({"program": {"id": w["program_id"]}, "status": w["status"], "tier": w["tier"],
-                               "active": w["active"], "pending": w["pending"], "debt": w["debt"], "nextBurn": burn})
-        return JSONResponse({"data": {"me": {"id": person["customer_id"], "status": person["status"],
-                                             "displayName": person["display_name"],
-                                             "marketingConsent": person["marketing_consent"], "wallets": result}}})
+                result.append(
+                    {
+                        "program": {"id": w["program_id"]},
+                        "status": w["status"],
+                        "tier": w["tier"],
+                        "active": w["active"],
+                        "pending": w["pending"],
+                        "debt": w["debt"],
+                        "nextBurn": burn,
+                    }
+                )
+        return JSONResponse(
+            {
+                "data": {
+                    "me": {
+                        "id": person["customer_id"],
+                        "status": person["status"],
+                        "displayName": person["display_name"],
+                        "marketingConsent": person["marketing_consent"],
+                        "wallets": result,
+                    }
+                }
+            }
+        )
 
     async def history(request: Request) -> JSONResponse:
         async with pool.acquire() as conn:
@@ -105,12 +126,19 @@ def raw_app(pool: asyncpg.Pool) -> Starlette:
                           e.campaign_id, e.rule
                    FROM entry e JOIN wallet w ON w.id = e.wallet_id JOIN participant p ON p.id = w.participant_id
                    WHERE p.customer_id = $1 AND w.program_id = $2 ORDER BY e.id DESC LIMIT 21""",
-                "reader", "live-brighter",
+                "reader",
+                "live-brighter",
             )
-        edges = [{"cursor": str(r["id"]), "node": {k: (v.isoformat() if isinstance(v, datetime) else v)
-                                                    for k, v in dict(r).items()}} for r in rows[:20]]
-        return JSONResponse({"data": {"me": {"wallet": {"history": {"edges": edges,
-                                                                    "pageInfo": {"hasNextPage": len(rows) > 20}}}}}})
+        edges = [
+            {
+                "cursor": str(r["id"]),
+                "node": {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in dict(r).items()},
+            }
+            for r in rows[:20]
+        ]
+        return JSONResponse(
+            {"data": {"me": {"wallet": {"history": {"edges": edges, "pageInfo": {"hasNextPage": len(rows) > 20}}}}}}
+        )
 
     return Starlette(routes=[Route("/wallets", wallets), Route("/history", history)])
 
@@ -146,25 +174,30 @@ async def main() -> None:
         host = build(ROOT / "plugins.toml")
         await seed(host.catalog)
         pool = await asyncpg.create_pool(url.replace("postgres://", "postgresql://", 1), min_size=2, max_size=10)
-        gateway = create_app(Settings(LOYALTY_JWT_SECRET=SECRET, LOYALTY_PLUGINS=str(ROOT / "plugins.toml")),
-                             open_database=False)
+        gateway = create_app(
+            Settings(LOYALTY_JWT_SECRET=SECRET, LOYALTY_PLUGINS=str(ROOT / "plugins.toml")), open_database=False
+        )
         token = issue(SECRET, role=Role.PARTICIPANT, sub="reader", email="r@example.com", email_verified=True)
         headers = {"Authorization": f"Bearer {token}"}
         async with (
             httpx.AsyncClient(transport=httpx.ASGITransport(app=gateway), base_url="http://g") as g,
             httpx.AsyncClient(transport=httpx.ASGITransport(app=raw_app(pool)), base_url="http://r") as r,
         ):
+
             async def gateway_read() -> None:
                 a = await g.post("/graphql", json={"query": WALLETS}, headers=headers)
-                b = await g.post("/graphql", json={"query": HISTORY, "variables": {"p": "live-brighter"}},
-                                 headers=headers)
+                b = await g.post(
+                    "/graphql", json={"query": HISTORY, "variables": {"p": "live-brighter"}}, headers=headers
+                )
                 assert "errors" not in a.json() and "errors" not in b.json(), (a.text, b.text)
 
             async def raw_read() -> None:
                 await r.get("/wallets")
                 await r.get("/history")
 
-            print(f"mobile read (Wallets + BonusHistory 20 rows), {args.requests} reads, concurrency {args.concurrency}")
+            print(
+                f"mobile read (Wallets + BonusHistory 20 rows), {args.requests} reads, concurrency {args.concurrency}"
+            )
             floor = await measure("floor: Starlette + asyncpg", raw_read, args.requests, args.concurrency)
             ours = await measure("gateway: GraphQL + Tortoise", gateway_read, args.requests, args.concurrency)
             print(f"  ratio gateway/floor: {ours / floor:.2f}")

@@ -7,6 +7,7 @@ plugins.toml stops the app before it serves anything.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -26,8 +27,32 @@ from loyalty.errors import Unauthenticated
 from plugins.manager import PluginHost, build
 from schema import build_schema
 from schema.context import Context
+from workers.queue import ArqQueue, InProcessQueue
 
 log = logging.getLogger("loyalty.gateway")
+
+
+def job_queue(settings: Settings) -> ArqQueue | InProcessQueue:
+    """Jobs go to arq when REDIS_URL is set; otherwise they run inside this process."""
+    if settings.redis_url:
+        return ArqQueue(settings.redis_url, settings.queue_name)
+    return InProcessQueue()
+
+
+def in_process_cron(queue: InProcessQueue, every: float = 15.0, burn_every: float = 300.0) -> asyncio.Task[None]:
+    """The workers' cron, for a gateway without Redis: sweep every 15 s, burn every 5 min."""
+
+    async def loop() -> None:
+        waited = burn_every
+        while True:
+            await queue.enqueue("sweep", job_id="sweep")
+            if waited >= burn_every:
+                await queue.enqueue("burn_expired", job_id="burn_expired")
+                waited = 0.0
+            await asyncio.sleep(every)
+            waited += every
+
+    return asyncio.get_running_loop().create_task(loop())
 
 
 class GatewayGraphQL(GraphQL[Context, None]):
@@ -47,6 +72,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         )
         self.host = host
         self.settings = settings
+        self.queue = job_queue(settings)
 
     async def get_context(self, request: Any, response: Any = None) -> Context:
         secret = self.settings.jwt_secret or ""
@@ -57,7 +83,14 @@ class GatewayGraphQL(GraphQL[Context, None]):
                 raise Unauthenticated("the gateway has no token secret configured")
             return caller_from_header(header, secret)
 
-        return Context(self.host.catalog, read_caller, request=request, response=response)
+        return Context(
+            self.host.catalog,
+            read_caller,
+            request=request,
+            response=response,
+            queue=self.queue,
+            campaign_batch_size=self.settings.campaign_batch_size,
+        )
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -98,17 +131,23 @@ def create_app(settings: Settings | None = None, *, open_database: bool = True) 
     settings = settings or Settings()
     host = build(settings.plugins_path)
 
+    graphql = GatewayGraphQL(host, settings)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if open_database:
             await db.start(settings.database_url)
+        # Without Redis this process runs the jobs, and the sweeper and burns with them.
+        periodic = in_process_cron(graphql.queue) if isinstance(graphql.queue, InProcessQueue) else None
         try:
             yield
         finally:
+            if periodic is not None:
+                periodic.cancel()
+            await graphql.queue.close()
             if open_database:
                 await db.stop()
 
-    graphql = GatewayGraphQL(host, settings)
     app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
@@ -119,6 +158,7 @@ def create_app(settings: Settings | None = None, *, open_database: bool = True) 
     )
     app.state.settings = settings
     app.state.host = host
+    app.state.queue = graphql.queue
     return app
 
 

@@ -1,4 +1,4 @@
-"""The `loyalty` command: serve, migrate, token, demo.
+"""The `loyalty` command: serve, migrate, token, demo, campaign (watch, list).
 
 Each subcommand is a pair of small functions: `_add_<name>(subparsers)` declares its
 arguments and `<name>(args) -> exit code` runs it. To add one, write both and list
@@ -13,16 +13,19 @@ import os
 import secrets
 import shlex
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from gateway import db
 from gateway.auth import issue
+from gateway.campaign_cli import add_campaign
 from gateway.settings import Settings
 from loyalty.access import Role
+
+T = TypeVar("T")
 
 APP = "gateway.app:app"
 DEMO_DATABASE = "loyalty-demo.sqlite3"
@@ -79,7 +82,9 @@ def _uvicorn(host: str, port: int, reload: bool = False) -> None:
 
 
 def serve(args: argparse.Namespace) -> int:
-    _require_secret(_settings(), "serve")
+    settings = _settings()
+    _require_secret(settings, "serve")
+    check_sqlite_folder(settings.database_url)
     _uvicorn(args.host, args.port, reload=args.reload)
     return 0
 
@@ -116,12 +121,37 @@ async def apply_migrations(database_url: str, out: Callable[[str], None] = print
     return applied
 
 
+def check_sqlite_folder(database_url: str) -> None:
+    """Refuse an SQLite file whose folder does not exist (Tortoise would hang on it, not fail)."""
+    if not database_url.startswith("sqlite://"):
+        return
+    path = database_url.removeprefix("sqlite://").split("?", 1)[0]
+    if path and path != ":memory:" and not Path(path).resolve().parent.is_dir():
+        raise CommandError(f"cannot create the SQLite file {path}: its folder does not exist")
+
+
+async def with_database(database_url: str, work: Callable[[], Awaitable[T]]) -> T:
+    """Run `work` with the ORM open on the database, for commands that read or write it.
+
+    No global fallback: a command that then serves (demo) has the app's lifespan open
+    the ORM again, with it, under uvicorn.
+    """
+    await db.start(database_url, global_fallback=False)
+    try:
+        return await work()
+    finally:
+        await db.stop()
+
+
 def migrate(args: argparse.Namespace) -> int:
+    from asyncpg import InvalidAuthorizationSpecificationError, InvalidCatalogNameError
+
     url = args.database_url or _settings().database_url
+    check_sqlite_folder(url)
     print(f"Migrating {redact(db.normalise_url(url))}")
     try:
         applied = asyncio.run(apply_migrations(url))
-    except (OSError, ConnectionError) as error:
+    except (OSError, InvalidAuthorizationSpecificationError, InvalidCatalogNameError) as error:
         raise CommandError(f"cannot reach the database: {error}") from None
     if applied:
         print(f"Done: {len(applied)} migration(s) applied.")
@@ -229,12 +259,7 @@ async def prepare_demo(database_url: str, plugins_path: str) -> tuple[Any, Any]:
 
     host = build(plugins_path)
     await apply_migrations(database_url, out=lambda line: None)
-    # No global fallback: the app's lifespan opens the ORM again, with it, under uvicorn.
-    await db.start(database_url, global_fallback=False)
-    try:
-        loaded = await demo_data.load(host.catalog)
-    finally:
-        await db.stop()
+    loaded = await with_database(database_url, lambda: demo_data.load(host.catalog))
     return host, loaded
 
 
@@ -261,6 +286,7 @@ def demo(args: argparse.Namespace) -> int:
 
     settings = _settings()
     path = Path(args.database).resolve()
+    check_sqlite_folder(f"sqlite://{path}")
     url = _fresh_sqlite(path)
     secret = settings.jwt_secret or secrets.token_urlsafe(32)
     # The app reads its settings from the environment when uvicorn imports it.
@@ -301,7 +327,7 @@ def demo(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------- main
 
-SUBCOMMANDS: list[Callable[[Any], None]] = [_add_serve, _add_migrate, _add_token, _add_demo]
+SUBCOMMANDS: list[Callable[[Any], None]] = [_add_serve, _add_migrate, _add_token, _add_demo, add_campaign]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,6 +13,10 @@ class Settings(BaseSettings):
 
     database_url: str = Field(default="sqlite://loyalty.sqlite3", alias="DATABASE_URL")
     redis_url: str | None = Field(default=None, alias="REDIS_URL")
+    # The arq queue the gateway enqueues to and `arq workers.WorkerSettings` drains.
+    queue_name: str = Field(default="arq:queue", alias="LOYALTY_QUEUE")
+    # Participants per campaign batch (one job, one transaction each).
+    campaign_batch_size: int = Field(default=5000, alias="LOYALTY_CAMPAIGN_BATCH")
     plugins_path: str = Field(default="plugins.toml", alias="LOYALTY_PLUGINS")
     jwt_secret: str | None = Field(default=None, alias="LOYALTY_JWT_SECRET")
     graphiql: bool = Field(default=True, alias="LOYALTY_GRAPHIQL")

@@ -6,10 +6,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from loyalty import clock
+from tortoise.transactions import in_transaction
+
+from loyalty import clock, sql
 from loyalty.errors import BadInput, NotFound
 from loyalty.facts import EventFacts
-from loyalty.models import Event
+from loyalty.models import Event, Lot
 
 
 @dataclass(frozen=True)
@@ -37,8 +39,32 @@ async def upsert(draft: EventDraft) -> Event:
         "organizer_id": draft.organizer_id,
         "updated_at": clock.now(),
     }
-    event, _ = await Event.update_or_create(id=draft.id, defaults=values)
+    async with in_transaction():
+        before = await Event.select_for_update().get_or_none(id=draft.id)
+        event, _ = await Event.update_or_create(id=draft.id, defaults=values)
+        if before is not None and before.starts_at != event.starts_at:
+            await _follow_new_start(event.id, before.starts_at, event.starts_at)
     return event
+
+
+async def _follow_new_start(event_id: str, old_start: datetime, new_start: datetime) -> None:
+    """LB-03 on a rescheduled event: bonuses still waiting for it activate at its new start.
+
+    A pending lot of the event activates at the old start; it moves to the new one (not
+    before now) and its validity moves with it, so it keeps the same length (LB-04).
+    Lots already active stay as they are.
+    """
+    now = clock.now()
+    starts = max(new_start, now)
+    shift = starts - old_start
+    pending = await Lot.filter(event_id=event_id, activates_at__gt=now).values("id", "expires_at")
+    by_expiry: dict[datetime | None, list[int]] = {}
+    for lot in pending:
+        by_expiry.setdefault(sql.as_datetime(lot["expires_at"]), []).append(lot["id"])
+    for expires, ids in by_expiry.items():
+        await Lot.filter(id__in=ids).update(
+            activates_at=starts, expires_at=expires + shift if expires is not None else None
+        )
 
 
 def facts(event: Event) -> EventFacts:

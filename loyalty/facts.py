@@ -98,6 +98,8 @@ class Credit:
     activates_at: datetime | None = None
     valid_for: timedelta | None = None
     description: str | None = None
+    # Set by the gateway, never by a plugin: the plugin that made the credit (PL-04).
+    plugin: str | None = None
 
 
 @dataclass(frozen=True)
@@ -141,3 +143,71 @@ class RefundTerms:
     refused_by: str | None = None
     message: str | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class PromoCodeFacts:
+    """A promo code the gateway issued, as a promo code check sees it (TK-01, TK-02)."""
+
+    code: str
+    program_id: str
+    event_id: str
+    expires_at: datetime
+    discount_percent: int | None = None
+    discount_amount: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class AchievementDefinition:
+    """An achievement a plugin defines (GA-01): progress counts `counts` events up to `goal`.
+
+    `counts` names what is counted: "purchase_paid", "event_attended",
+    "referral_rewarded" or "category" (distinct event categories).
+    """
+
+    id: str
+    title: str
+    goal: int
+    counts: str
+    reward_bonus: int
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class Notification:
+    """Something that happened, told to plugins after it was committed (never before).
+
+    `kind` is one of "order_paid", "order_refunded", "tier_set", "promo_codes_issued".
+    """
+
+    kind: str
+    program_id: str
+    at: datetime
+    participant_id: str | None = None
+    order_id: str | None = None
+    bonus: int = 0
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class Segment:
+    """An audience segment a plugin defines (CA-02), as a declarative filter.
+
+    Every field given narrows the segment (AND); a field left None does not filter.
+    The gateway turns it into one set-based query, so a segment of millions costs no
+    more than a built-in filter. Only ACTIVE wallets of ACTIVE participants ever match.
+
+    - ``tier``: wallets of this tier.
+    - ``customer_ids``: only these participants (the ticketing system's customer ids).
+    - ``bought_category`` / ``bought_since``: participants with a paid order holding a
+      ticket to an event of this category / paid at or after this instant.
+    - ``joined_since``: wallets opened at or after this instant.
+    - ``marketing_consent``: participants whose marketing consent is on (True) or off (False).
+    """
+
+    tier: str | None = None
+    customer_ids: tuple[str, ...] | None = None
+    bought_category: str | None = None
+    bought_since: datetime | None = None
+    joined_since: datetime | None = None
+    marketing_consent: bool | None = None

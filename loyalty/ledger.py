@@ -116,9 +116,9 @@ async def next_burns(wallet_ids: Sequence[int]) -> dict[int, BurnForecast | None
         return {}
     now = clock.now()
     ids = list(dict.fromkeys(wallet_ids))
-    lots = await Lot.filter(
-        wallet_id__in=ids, remaining__gt=0, activates_at__lte=now, expires_at__gt=now
-    ).values("wallet_id", "expires_at", "remaining")
+    lots = await Lot.filter(wallet_id__in=ids, remaining__gt=0, activates_at__lte=now, expires_at__gt=now).values(
+        "wallet_id", "expires_at", "remaining"
+    )
     earliest: dict[int, BurnForecast] = {}
     for lot in lots:
         at = sql.as_datetime(lot["expires_at"])
@@ -144,11 +144,13 @@ async def credit(
     event_id: str | None = None,
     campaign_id: int | None = None,
     description: str | None = None,
+    plugin: str | None = None,
 ) -> Entry:
     """Credit `amount` bonuses as a new lot and its entry; pays the wallet's debt first (LB-10).
 
-    The entry shows the full amount even where part of it went to the debt.
-    The caller holds the wallet's lock.
+    The entry shows the full amount even where part of it went to the debt; `plugin`
+    names the plugin whose `rule` made the credit (PL-04). The caller holds the
+    wallet's lock.
     """
     if amount <= 0:
         raise BadInput("a credit must be a positive number of bonuses")
@@ -184,7 +186,22 @@ async def credit(
         campaign_id=campaign_id,
         lot_id=lot.id,
         rule=rule,
+        plugin=plugin,
         rules_version=rules_version,
+    )
+
+
+async def extend_expiry(wallet: Wallet, until: datetime) -> int:
+    """Move the expiry of every still-valid lot of the wallet out to `until` (MG-06).
+
+    A rolling-expiry program calls it with each accrual, in the same transaction as
+    the ACCRUAL entry that explains it: the whole balance then burns `validity` after
+    the latest accrual. Lots already expired stay expired (they burned); no lot's
+    validity is shortened. Amounts do not change, so the ledger sums are untouched.
+    The caller holds the wallet's lock. Returns how many lots moved.
+    """
+    return await Lot.filter(wallet_id=wallet.id, expires_at__gt=clock.now(), expires_at__lt=until).update(
+        expires_at=until
     )
 
 
@@ -195,7 +212,9 @@ async def _draw(wallet: Wallet, amount: int, *, order_id: str | None, entry_id: 
         "id", "remaining", "expires_at", "activates_at"
     )
     active = [
-        lot for lot in lots if lot["expires_at"] is None or sql.as_datetime(lot["expires_at"]) > now  # type: ignore[operator]
+        lot
+        for lot in lots
+        if lot["expires_at"] is None or sql.as_datetime(lot["expires_at"]) > now  # type: ignore[operator]
     ]
     # Soonest-expiring first; lots that never expire last; then oldest first.
     active.sort(key=lambda lot: (lot["expires_at"] is None, sql.as_datetime(lot["expires_at"]) or now, lot["id"]))
@@ -211,7 +230,9 @@ async def _draw(wallet: Wallet, amount: int, *, order_id: str | None, entry_id: 
         if changed != 1:  # the wallet lock makes this impossible; refuse rather than overdraw
             raise RuleViolation("LB-13", "a lot changed under the wallet lock")
         draws.append(
-            Draw(lot_id=lot["id"], wallet_id=wallet.id, amount=take, order_id=order_id, entry_id=entry_id, created_at=now)
+            Draw(
+                lot_id=lot["id"], wallet_id=wallet.id, amount=take, order_id=order_id, entry_id=entry_id, created_at=now
+            )
         )
         left -= take
     await Draw.bulk_create(draws)
@@ -227,8 +248,8 @@ async def take_held(
     wallet: Wallet, order_id: str, *, rules_version: str, rule: str | None, description: str | None
 ) -> Entry | None:
     """Turn an order's hold into one SPEND entry (payment); None when it held nothing."""
-    held = await Draw.filter(order_id=order_id, entry_id__isnull=True).values_list("amount", flat=True)
-    total = sum(held)
+    held = await Draw.filter(order_id=order_id, entry_id__isnull=True).values("amount")
+    total = sum(int(draw["amount"]) for draw in held)
     if total == 0:
         return None
     entry = await Entry.create(
@@ -296,10 +317,13 @@ async def revoke_order(
 
     What is still in the lots leaves them; the part already spent is returned as
     `spent` for the caller to withhold from money or owe as debt (LB-10). Bonuses
-    that already burned are gone and are not revoked twice.
+    that already burned are gone and are not revoked twice: what is left in a lot
+    whose validity has ended burned at its end (LB-04), whether or not `burn_expired`
+    has written that BURN yet, so it stays in the lot for that job to write.
     """
+    now = clock.now()
     lots = await Lot.filter(wallet_id=wallet.id, order_id=order_id, kind__in=list(kinds)).values(
-        "id", "amount", "remaining"
+        "id", "amount", "remaining", "expires_at"
     )
     if not lots:
         return Revocation(revoked=0, spent=0)
@@ -308,9 +332,15 @@ async def revoke_order(
         "lot_id", "amount"
     ):
         burned[row["lot_id"]] += -row["amount"]
+    for lot in lots:
+        expires = sql.as_datetime(lot["expires_at"])
+        if expires is not None and expires <= now:
+            burned[lot["id"]] += lot["remaining"]  # burned by time, BURN entry not written yet
+            lot["remaining"] = 0
+    live = [lot["id"] for lot in lots if lot["remaining"] > 0]
     revoked = sum(lot["amount"] - burned[lot["id"]] for lot in lots)
     still_there = sum(lot["remaining"] for lot in lots)
-    await Lot.filter(id__in=[lot["id"] for lot in lots]).update(remaining=0)
+    await Lot.filter(id__in=live).update(remaining=0)
     if revoked:
         await Entry.create(
             wallet_id=wallet.id,
@@ -389,45 +419,94 @@ async def history(wallet_id: int, first: int, after: str | None = None) -> Page:
     if before is not None:
         query = query.filter(id__lt=before)
     rows = await query.order_by("-id").limit(first + 1)
-    return Page(entries=rows[:first], has_next=len(rows) > first)
+    page = rows[:first]
+    # A credit's validity "as known now": its lot's, which a rolling program (MG-06) or a
+    # postponed event (LB-03) moves. The entries themselves stay as written.
+    lot_ids = [entry.lot_id for entry in page if entry.lot_id is not None and entry.amount > 0]
+    if lot_ids:
+        current = {
+            row["id"]: row for row in await Lot.filter(id__in=lot_ids).values("id", "activates_at", "expires_at")
+        }
+        for entry in page:
+            if entry.lot_id in current and entry.amount > 0:
+                entry.activates_at = current[entry.lot_id]["activates_at"]
+                entry.expires_at = current[entry.lot_id]["expires_at"]
+    return Page(entries=page, has_next=len(rows) > first)
 
 
-async def burn_expired(chunk: int = 10_000) -> int:
+_BURN_PG = """
+WITH due AS (
+  SELECT id, wallet_id, remaining, expires_at, rules_version, campaign_id FROM lot
+  WHERE expires_at <= $1 AND remaining > 0 AND id > $2
+  ORDER BY id LIMIT $3
+  FOR UPDATE SKIP LOCKED
+), burn AS (
+  INSERT INTO entry (wallet_id, kind, amount, at, description, campaign_id, lot_id, rule, rules_version)
+  SELECT wallet_id, 'BURN', -remaining, expires_at, 'bonuses expired', campaign_id, id, 'LB-04', rules_version
+  FROM due
+), zero AS (
+  UPDATE lot SET remaining = 0 FROM due WHERE lot.id = due.id
+)
+SELECT COUNT(*) AS n, MAX(id) AS last FROM due
+"""
+
+
+async def _burn_chunk_sqlite(now: datetime, after: int, chunk: int) -> tuple[int, int | None]:
+    ids = await sql.fetch(
+        "SELECT id FROM lot WHERE expires_at <= $1 AND remaining > 0 AND id > $2 ORDER BY id LIMIT $3",
+        now,
+        after,
+        chunk,
+    )
+    if not ids:
+        return 0, None
+    last = int(ids[-1]["id"])
+    await sql.execute(
+        "INSERT INTO entry (wallet_id, kind, amount, at, description, campaign_id, lot_id, rule, rules_version)"
+        " SELECT wallet_id, 'BURN', -remaining, expires_at, 'bonuses expired', campaign_id, id, 'LB-04',"
+        " rules_version FROM lot WHERE expires_at <= $1 AND remaining > 0 AND id > $2 AND id <= $3",
+        now,
+        after,
+        last,
+    )
+    await sql.execute(
+        "UPDATE lot SET remaining = 0 WHERE expires_at <= $1 AND remaining > 0 AND id > $2 AND id <= $3",
+        now,
+        after,
+        last,
+    )
+    return len(ids), last
+
+
+async def burn_expired(chunk: int = 50_000) -> int:
     """Write BURN entries for every lot whose validity ended with bonuses left (LB-04).
 
-    Balances are already right without it; this makes history and reports show the
-    burns. Idempotent: a burned lot has nothing left to burn. Runs in chunks, each its
-    own transaction; returns how many lots burned.
+    Balances are already right without it; this makes history and reports (a
+    campaign's bonusBurned, CA-05) show the burns. Each BURN entry carries the lot, its
+    campaign, the instant of expiry as its time, and what was left in the lot.
+
+    Set-based: each chunk of `chunk` lots (in id order) is one statement on PostgreSQL
+    (INSERT the entries and zero the lots together), three on SQLite, in its own
+    transaction. Idempotent: a burned lot has nothing left to burn. Safe alongside
+    spends and other burn runs: lots locked by them are skipped (SKIP LOCKED) and
+    left for the next run. Returns how many lots burned.
     """
     from tortoise.transactions import in_transaction
 
     now = clock.now()
     burned = 0
+    after = 0
+    postgres = sql.is_postgres()
     while True:
         async with in_transaction():
-            lock = " FOR UPDATE SKIP LOCKED" if sql.is_postgres() else ""
-            rows = await sql.fetch(
-                "SELECT id, wallet_id, remaining, expires_at, rules_version, campaign_id FROM lot"
-                f" WHERE expires_at <= $1 AND remaining > 0 ORDER BY id LIMIT {int(chunk)}{lock}",
-                now,
-            )
-            if not rows:
-                return burned
-            await Entry.bulk_create(
-                [
-                    Entry(
-                        wallet_id=row["wallet_id"],
-                        kind=EntryKind.BURN,
-                        amount=-int(row["remaining"]),
-                        at=sql.as_datetime(row["expires_at"]),
-                        lot_id=row["id"],
-                        campaign_id=row["campaign_id"],
-                        description="bonuses expired",
-                        rule="LB-04",
-                        rules_version=row["rules_version"],
-                    )
-                    for row in rows
-                ]
-            )
-            await Lot.filter(id__in=[row["id"] for row in rows]).update(remaining=0)
-            burned += len(rows)
+            if postgres:
+                rows = await sql.fetch(_BURN_PG, now, after, int(chunk))
+                count, last = int(rows[0]["n"]), rows[0]["last"]
+            else:
+                count, last = await _burn_chunk_sqlite(now, after, int(chunk))
+        if not count or last is None:
+            return burned
+        burned += count
+        if count < chunk:
+            return burned
+        after = int(last)

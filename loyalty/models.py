@@ -157,10 +157,13 @@ class Entry(Model):
     expires_at = fields.DatetimeField(null=True)
     description = fields.CharField(max_length=500, null=True)
     order_id = fields.CharField(max_length=128, null=True)
-    campaign_id = fields.BigIntField(null=True)
+    # Indexed for a campaign's report (CA-05: its BURN entries).
+    campaign_id = fields.BigIntField(null=True, db_index=True)
     lot_id = fields.BigIntField(null=True, db_index=True)
     refund_id = fields.BigIntField(null=True)
     rule = fields.CharField(max_length=128, null=True)
+    # The plugin whose rule made a credit (PL-04, PartnerReport); null for the core and staff.
+    plugin = fields.CharField(max_length=64, null=True)
     rules_version = fields.CharField(max_length=64)
 
     class Meta:
@@ -268,7 +271,7 @@ class Refund(Model):
     order_id: str
     idempotency_key = fields.CharField(max_length=128, null=True)
     reason = fields.CharEnumField(RefundReason, max_length=24)
-    item_ids = fields.JSONField()
+    item_ids: fields.Field[list[str]] = fields.JSONField()
     money_refund = fields.DecimalField(max_digits=14, decimal_places=2)
     bonus_revoked = fields.IntField(default=0)
     bonus_withheld = fields.IntField(default=0)
@@ -294,3 +297,139 @@ class StatusChange(Model):
 
     class Meta:
         table = "status_change"
+
+
+class CampaignStatus(StrEnum):
+    DRAFT = "DRAFT"
+    SCHEDULED = "SCHEDULED"
+    RUNNING = "RUNNING"
+    PAUSED = "PAUSED"
+    CANCELLED = "CANCELLED"
+    FINISHED = "FINISHED"
+
+
+class Campaign(Model):
+    """A gift campaign (CA-01, LB-14): `amount` bonuses to every member of its audience.
+
+    The audience is the filter given at creation (`audience`, as AudienceInput). It is
+    counted at creation and fixed at launch into `CampaignMember` rows, which the
+    batches (`CampaignBatch`) grant. `token` is random per campaign and names its jobs.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    token = fields.CharField(max_length=32, unique=True)
+    name = fields.CharField(max_length=200)
+    program_id = fields.CharField(max_length=64)
+    amount = fields.IntField()
+    audience: fields.Field[dict[str, object]] = fields.JSONField()
+    message = fields.CharField(max_length=500, null=True)
+    starts_at = fields.DatetimeField(null=True)
+    expires_at = fields.DatetimeField(null=True)
+    valid_days = fields.IntField(null=True)
+    status = fields.CharEnumField(CampaignStatus, default=CampaignStatus.DRAFT, max_length=16)
+    audience_size = fields.IntField(default=0)
+    batch_size = fields.IntField()
+    batches = fields.IntField(default=0)
+    rules_version = fields.CharField(max_length=64)
+    created_by = fields.CharField(max_length=128)
+    created_at = fields.DatetimeField()
+    launched_at = fields.DatetimeField(null=True)
+    started_at = fields.DatetimeField(null=True)
+    finished_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "campaign"
+
+
+class CampaignMember(Model):
+    """One audience member of a launched campaign, numbered `seq` from 1 (fixed at launch)."""
+
+    id = fields.BigIntField(primary_key=True)
+    campaign_id = fields.BigIntField()
+    seq = fields.IntField()
+    participant_id = fields.BigIntField()
+    wallet_id = fields.BigIntField()
+
+    class Meta:
+        table = "campaign_member"
+        unique_together = (("campaign_id", "seq"),)
+
+
+class CampaignBatch(Model):
+    """Members `first_seq`..`last_seq` of a campaign, granted by one job in one transaction.
+
+    `done_at` and the counts are written in the transaction that wrote the grants, so
+    the database alone says what is finished (the sweeper re-runs the rest).
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    campaign_id = fields.BigIntField()
+    batch_no = fields.IntField()
+    first_seq = fields.IntField()
+    last_seq = fields.IntField()
+    granted = fields.IntField(default=0)
+    skipped = fields.IntField(default=0)
+    done_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "campaign_batch"
+        unique_together = (("campaign_id", "batch_no"),)
+
+
+class CampaignGrant(Model):
+    """The outcome for one audience member: granted (with a GIFT lot and entry) or skipped.
+
+    Unique per (campaign, participant): the gift is given at most once (CA-04), and the
+    row is written in the same transaction as the GIFT lot and entry.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    campaign_id = fields.BigIntField()
+    participant_id = fields.BigIntField()
+    wallet_id = fields.BigIntField()
+    batch_no = fields.IntField()
+    granted = fields.BooleanField()
+    at = fields.DatetimeField()
+
+    class Meta:
+        table = "campaign_grant"
+        unique_together = (("campaign_id", "participant_id"),)
+
+
+class PromoCodeBatch(Model):
+    """Promo codes issued together for one event, with one discount and one expiry (TK-01, TK-02)."""
+
+    id = fields.BigIntField(primary_key=True)
+    program_id = fields.CharField(max_length=64)
+    event_id = fields.CharField(max_length=128)
+    count = fields.IntField()
+    discount_percent = fields.IntField(null=True)
+    discount_amount = fields.DecimalField(max_digits=14, decimal_places=2, null=True)
+    expires_at = fields.DatetimeField()
+    issued_by = fields.CharField(max_length=128)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "promo_code_batch"
+
+
+class PromoCode(Model):
+    """One single-use promo code (TK-01), used by the order whose payment took it.
+
+    `used_at` is set once, by a conditional update, when that order is paid. A refund
+    never clears it (TK-03). An unpaid order that is cancelled never set it.
+    """
+
+    code = fields.CharField(max_length=64, primary_key=True)
+    batch: fields.ForeignKeyRelation[PromoCodeBatch] = fields.ForeignKeyField(
+        "loyalty.PromoCodeBatch", related_name="codes", on_delete=fields.RESTRICT
+    )
+    batch_id: int
+    program_id = fields.CharField(max_length=64)
+    event_id = fields.CharField(max_length=128)
+    expires_at = fields.DatetimeField()
+    used_at = fields.DatetimeField(null=True)
+    order_id = fields.CharField(max_length=128, null=True)
+
+    class Meta:
+        table = "promo_code"

@@ -16,9 +16,9 @@ from decimal import Decimal
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from loyalty import clock, events, ledger, participants
+from loyalty import clock, events, ledger, participants, promo_codes, tiers
 from loyalty.errors import BadInput, Conflict, NotFound, RuleViolation
-from loyalty.facts import Credit, ItemFacts, OrderFacts, ParticipantFacts
+from loyalty.facts import Credit, ItemFacts, Limit, Notification, OrderFacts, ParticipantFacts
 from loyalty.models import (
     Channel,
     EntryKind,
@@ -110,8 +110,7 @@ def _digest(draft: OrderDraft) -> str:
         "program": draft.program_id,
         "channel": draft.channel.value,
         "items": [
-            [i.id, i.event_id, i.kind.value, str(i.nominal), str(i.service_fee), str(i.discount)]
-            for i in draft.items
+            [i.id, i.event_id, i.kind.value, str(i.nominal), str(i.service_fee), str(i.discount)] for i in draft.items
         ],
         "spend": draft.bonus_to_spend,
         "mode": draft.mode.value if draft.mode else None,
@@ -150,16 +149,30 @@ async def _order_facts(draft: OrderDraft, placed_at: datetime, shares: list[int]
 
 
 def _participant_facts(
-    customer_id: str, participant: Participant | None, wallet: Wallet | None, active: int
+    customer_id: str, participant: Participant | None, wallet: Wallet | None, active: int, tier: str | None = None
 ) -> ParticipantFacts:
     return ParticipantFacts(
         id=customer_id,
         wallet_status=wallet.status if wallet else None,
-        tier=wallet.tier if wallet else None,
+        tier=tier,
         birth_date=participant.birth_date if participant else None,
         guardian_consent=participant.guardian_consent if participant else False,
         active_balance=active,
     )
+
+
+async def participant_facts(
+    program: Program, customer_id: str, participant: Participant | None, wallet: Wallet | None, active: int
+) -> ParticipantFacts:
+    """The buyer as plain data for the rules, with the wallet's club tier now (TK-05)."""
+    who = _participant_facts(customer_id, participant, wallet, active)
+    tier = await tiers.tier_of(program, wallet, who)
+    return _participant_facts(customer_id, participant, wallet, active, tier)
+
+
+def outside_organizers(program: Program, order: OrderFacts) -> bool:
+    """MG-07: the program covers only its organizers' events, and the order has another's."""
+    return bool(program.organizers) and any(item.event.organizer_id not in program.organizers for item in order.items)
 
 
 async def _wallet(customer_id: str, program_id: str) -> tuple[Participant | None, Wallet | None]:
@@ -169,9 +182,13 @@ async def _wallet(customer_id: str, program_id: str) -> tuple[Participant | None
     return participant, await participants.wallet_of(participant, program_id)
 
 
+def _erased(participant: Participant | None) -> bool:
+    """LB-16: the participant's data was erased; their wallet's ledger stays pseudonymous."""
+    return participant is not None and participant.status is ParticipantStatus.ERASED
+
+
 def _blocked_rule(participant: Participant | None) -> str:
-    erased = participant is not None and participant.status is ParticipantStatus.ERASED
-    return "LB-16" if erased else "MG-13"
+    return "LB-16" if _erased(participant) else "MG-13"
 
 
 def spend_limit(
@@ -189,14 +206,20 @@ def spend_limit(
         return 0, _blocked_rule(participant)
     if wallet.status is WalletStatus.PENDING:
         return 0, "LB-01"
+    if outside_organizers(program, order):
+        return 0, "MG-07"
     for refusal in program.rules.refusals(order, who):
         if refusal.what == "spend":
             return 0, refusal.rule
-    limits = program.rules.redemption_limits(order, who)
-    cap = min(limits, key=lambda limit: limit.max_bonus, default=None)
+    cap = _cap(program, order, who)
     if cap is not None and cap.max_bonus < available:
         return max(cap.max_bonus, 0), cap.rule
     return available, None
+
+
+def _cap(program: Program, order: OrderFacts, who: ParticipantFacts) -> Limit | None:
+    """The smallest cap on the bonuses the order may be paid with (LB-08, MG-08); None: no cap."""
+    return min(program.rules.redemption_limits(order, who), key=lambda limit: limit.max_bonus, default=None)
 
 
 def _earns(program: Program, order: OrderFacts, who: ParticipantFacts, participant: Participant | None) -> bool:
@@ -204,6 +227,8 @@ def _earns(program: Program, order: OrderFacts, who: ParticipantFacts, participa
         return False  # LB-01: not joined, unverified, or blocked
     if participant is None or participant.status is not ParticipantStatus.ACTIVE:
         return False
+    if outside_organizers(program, order):
+        return False  # MG-07
     return not any(refusal.what == "earn" for refusal in program.rules.refusals(order, who))
 
 
@@ -223,7 +248,7 @@ async def quote(catalog: Catalog, draft: OrderDraft) -> Quote:
     order = await _order_facts(draft, clock.now())
     participant, wallet = await _wallet(draft.customer_id, program.id)
     available = (await ledger.balance(wallet.id)).active if wallet else 0
-    who = _participant_facts(draft.customer_id, participant, wallet, available)
+    who = await participant_facts(program, draft.customer_id, participant, wallet, available)
     most, reason = spend_limit(program, order, who, participant, wallet, available)
     return Quote(program_id=program.id, max_bonus=most, available=available, reason=reason)
 
@@ -245,8 +270,11 @@ async def record_order(catalog: Catalog, draft: OrderDraft) -> Order:
     now = clock.now()
     participant, wallet = await _wallet(draft.customer_id, program.id)
     order = await _order_facts(draft, now)
+    if outside_organizers(program, order):
+        raise RuleViolation("MG-07", f"program {program.id!r} covers only its organizers' events")
     available = (await ledger.balance(wallet.id)).active if wallet else 0
-    who = _participant_facts(draft.customer_id, participant, wallet, available)
+    who = await participant_facts(program, draft.customer_id, participant, wallet, available)
+    await promo_codes.check_for_order(program, order, who)
     if draft.bonus_to_spend > 0:
         if wallet is None:
             raise RuleViolation("LB-01", "the customer has not joined this program")
@@ -266,7 +294,8 @@ async def record_order(catalog: Catalog, draft: OrderDraft) -> Order:
                 id=draft.id,
                 customer_id=draft.customer_id,
                 program_id=program.id,
-                wallet_id=wallet.id if wallet else None,
+                # An erased participant's new orders stay apart from the pseudonymous wallet (LB-16).
+                wallet_id=wallet.id if wallet and not _erased(participant) else None,
                 channel=draft.channel,
                 mode=draft.mode,
                 promo_code=draft.promo_code,
@@ -360,34 +389,53 @@ async def pay_order(catalog: Catalog, order_id: str) -> Order:
         if order.status is not OrderStatus.CREATED:
             return order
         program = catalog.get(order.program_id)
+        if order.promo_code:
+            await promo_codes.use(order.promo_code, order.id)  # TK-01: once, even under concurrency
         participant, wallet = await _wallet(order.customer_id, program.id)
         if order.wallet_id is not None:
             wallet = await ledger.lock_wallet(order.wallet_id)
-        elif wallet is not None:
+        elif wallet is not None and not _erased(participant):
             wallet = await ledger.lock_wallet(wallet.id)
+        else:
+            wallet = None  # not joined, or erased (LB-16): nothing to take or credit
         accrued = 0
         if wallet is not None:
+            facts = await stored_facts(order)
+            who = await participant_facts(program, order.customer_id, participant, wallet, 0)
+            # The SPEND entry names the rule that let the order be paid with bonuses (LB-08, MG-08).
+            cap = _cap(program, facts, who) if order.bonus_spent else None
             await ledger.take_held(
                 wallet,
                 order.id,
                 rules_version=program.rules_version,
-                rule=None,
+                rule=cap.rule if cap else None,
                 description="bonuses spent on the order",
             )
-            facts = await stored_facts(order)
-            who = _participant_facts(order.customer_id, participant, wallet, 0)
             accrued = await _credit_accruals(program, wallet, facts, planned_credits(program, facts, who, participant))
             order.wallet_id = wallet.id
         order.status = OrderStatus.PAID
         order.paid_at = clock.now()
         order.bonus_accrued = accrued
         await order.save(update_fields=["status", "paid_at", "bonus_accrued", "wallet_id"])
+    program.rules.notify(
+        Notification(
+            kind="order_paid",
+            program_id=program.id,
+            at=order.paid_at or clock.now(),
+            participant_id=order.customer_id,
+            order_id=order.id,
+            bonus=accrued,
+        )
+    )
     return order
 
 
 async def _credit_accruals(program: Program, wallet: Wallet, order: OrderFacts, credits: list[Credit]) -> int:
+    """Write each credit as a lot and an ACCRUAL entry; a rolling-expiry program then
+    extends the wallet's whole balance to the latest expiry written (MG-06)."""
     now = clock.now()
     starts = {item.event.id: item.event.starts_at for item in order.items}
+    latest: datetime | None = None
     for credit in credits:
         activates = credit.activates_at or starts.get(credit.event_id or "", now)
         activates = max(activates, now)
@@ -403,7 +451,11 @@ async def _credit_accruals(program: Program, wallet: Wallet, order: OrderFacts, 
             order_id=order.id,
             event_id=credit.event_id,
             description=credit.description or "bonuses for the order",
+            plugin=credit.plugin,
         )
+        latest = expires if latest is None else max(latest, expires)
+    if program.rolling_expiry and latest is not None:
+        await ledger.extend_expiry(wallet, latest)
     return sum(credit.amount for credit in credits)
 
 

@@ -12,6 +12,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import date
 
+from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from loyalty import clock
@@ -123,27 +124,28 @@ def _check_age(program: Program, birth_date: date | None, guardian_consent: bool
 async def recognise(identity: Identity) -> Participant | None:
     """Take the token's verified contacts; PENDING wallets become ACTIVE once one is verified (LB-01).
 
-    Called on the participant's requests. Writes only when something changed.
+    Called on every participant read, so it writes only when the token brings
+    something new: a participant with a verified contact on record has no PENDING
+    wallet (joining and unblocking make it ACTIVE), so nothing else needs a write.
     """
     participant = await Participant.get_or_none(customer_id=identity.customer_id)
     if participant is None or participant.status is ParticipantStatus.ERASED:
         return participant
-    changed = _take_contacts(participant, identity)
-    if changed:
-        await participant.save(
-            update_fields=["email", "email_verified", "phone", "phone_verified"]
-        )
-    if identity.has_verified_contact:
-        await Wallet.filter(participant_id=participant.id, status=WalletStatus.PENDING).update(
-            status=WalletStatus.ACTIVE
-        )
+    if not _take_contacts(participant, identity):
+        return participant
+    async with in_transaction():
+        await participant.save(update_fields=["email", "email_verified", "phone", "phone_verified"])
+        if _verified(participant):
+            await Wallet.filter(participant_id=participant.id, status=WalletStatus.PENDING).update(
+                status=WalletStatus.ACTIVE
+            )
     return participant
 
 
 def _take_contacts(participant: Participant, identity: Identity) -> bool:
     new = (identity.email, identity.email_verified, identity.phone, identity.phone_verified)
     old = (participant.email, participant.email_verified, participant.phone, participant.phone_verified)
-    if identity.email is None and identity.phone is None or new == old:
+    if (identity.email is None and identity.phone is None) or new == old:
         return False
     participant.email, participant.email_verified = identity.email, identity.email_verified
     participant.phone, participant.phone_verified = identity.phone, identity.phone_verified
@@ -161,6 +163,14 @@ async def join(catalog: Catalog, identity: Identity, request: JoinRequest) -> tu
         raise RuleViolation("LB-01", "joining needs the rules accepted and the personal-data consent")
     if request.display_name is not None and len(request.display_name) > 200:
         raise BadInput("displayName is longer than 200 characters")
+    try:
+        return await _join(program, identity, request)
+    except IntegrityError:
+        # A concurrent first join by the same customer won the insert: join again over it.
+        return await _join(program, identity, request)
+
+
+async def _join(program: Program, identity: Identity, request: JoinRequest) -> tuple[Participant, Wallet]:
     now = clock.now()
     async with in_transaction():
         participant = await Participant.select_for_update().get_or_none(customer_id=identity.customer_id)
@@ -272,16 +282,12 @@ async def erase(customer_id: str) -> Participant:
     return participant
 
 
-async def block(
-    catalog: Catalog, customer_id: str, program_id: str | None, reason: str, actor: str
-) -> Participant:
+async def block(catalog: Catalog, customer_id: str, program_id: str | None, reason: str, actor: str) -> Participant:
     """Block one program's wallet (MG-13), or every wallet and the participant (program None)."""
     return await _set_blocked(catalog, customer_id, program_id, reason, actor, blocked=True)
 
 
-async def unblock(
-    catalog: Catalog, customer_id: str, program_id: str | None, reason: str, actor: str
-) -> Participant:
+async def unblock(catalog: Catalog, customer_id: str, program_id: str | None, reason: str, actor: str) -> Participant:
     """Reverse `block`: wallets ACTIVE again (PENDING without a verified contact); an erased participant stays erased (LB-16)."""
     return await _set_blocked(catalog, customer_id, program_id, reason, actor, blocked=False)
 

@@ -7,13 +7,26 @@ names no program.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Protocol
+from decimal import Decimal
+from typing import Any, Protocol
 
 from loyalty.errors import NotFound
-from loyalty.facts import Credit, Limit, OrderFacts, ParticipantFacts, RefundFacts, RefundTerms, Refusal
+from loyalty.facts import (
+    AchievementDefinition,
+    Credit,
+    Limit,
+    Notification,
+    OrderFacts,
+    ParticipantFacts,
+    PromoCodeFacts,
+    RefundFacts,
+    RefundTerms,
+    Refusal,
+    Segment,
+)
 
 
 class ProgramRules(Protocol):
@@ -31,8 +44,36 @@ class ProgramRules(Protocol):
         """Rules that forbid earning or spending on this order (MG-01, MG-02, ...)."""
         ...
 
-    def refund_terms(self, order: OrderFacts, refund: RefundFacts) -> RefundTerms | None:
+    def refund_terms(self, order: OrderFacts, refund: RefundFacts, participant: ParticipantFacts) -> RefundTerms | None:
         """The program's own refund policy, or None for the core one (LB-20)."""
+        ...
+
+    def promo_code_refusal(
+        self, code: PromoCodeFacts, order: OrderFacts, participant: ParticipantFacts
+    ) -> Refusal | None:
+        """The program's own reason to refuse a promo code on this order (TK-01), or None."""
+        ...
+
+    def tier(self, spend_365_days: Decimal, participant: ParticipantFacts) -> str | None:
+        """The club tier the spend of the last 365 days earns (TK-05), or None."""
+        ...
+
+    def achievements(self) -> list[AchievementDefinition]:
+        """The achievements defined for the program (GA-01)."""
+        ...
+
+    def referral_refusal(
+        self, order: OrderFacts, referrer: ParticipantFacts, friend: ParticipantFacts
+    ) -> Refusal | None:
+        """The program's own reason to refuse a referral reward (RF-08), or None."""
+        ...
+
+    def notify(self, event: Notification) -> None:
+        """Tell the program's plugins what happened, after commit; never raises."""
+        ...
+
+    def audience_segment(self, name: str, params: dict[str, Any]) -> Segment | None:
+        """The campaign audience segment `name` a plugin defines (CA-02), or None if none does."""
         ...
 
 
@@ -48,7 +89,29 @@ class NoRules:
     def refusals(self, order: OrderFacts, participant: ParticipantFacts) -> list[Refusal]:
         return []
 
-    def refund_terms(self, order: OrderFacts, refund: RefundFacts) -> RefundTerms | None:
+    def refund_terms(self, order: OrderFacts, refund: RefundFacts, participant: ParticipantFacts) -> RefundTerms | None:
+        return None
+
+    def promo_code_refusal(
+        self, code: PromoCodeFacts, order: OrderFacts, participant: ParticipantFacts
+    ) -> Refusal | None:
+        return None
+
+    def tier(self, spend_365_days: Decimal, participant: ParticipantFacts) -> str | None:
+        return None
+
+    def achievements(self) -> list[AchievementDefinition]:
+        return []
+
+    def referral_refusal(
+        self, order: OrderFacts, referrer: ParticipantFacts, friend: ParticipantFacts
+    ) -> Refusal | None:
+        return None
+
+    def notify(self, event: Notification) -> None:
+        return None
+
+    def audience_segment(self, name: str, params: dict[str, Any]) -> Segment | None:
         return None
 
 
@@ -66,14 +129,18 @@ class Program:
     owner: str | None = None
     tiers: tuple[str, ...] = ()
     checks_age: bool = False
+    # MG-06: each accrual moves the expiry of every still-valid lot of the wallet to
+    # accrual + validity ("rolling"), instead of each lot keeping its own ("fixed").
+    rolling_expiry: bool = False
     rules: ProgramRules = field(default_factory=NoRules, compare=False, repr=False)
 
 
 class Catalog:
     """The programs the gateway runs, in configuration order."""
 
-    def __init__(self, programs: Iterable[Program]) -> None:
+    def __init__(self, programs: Iterable[Program], partner_plugins: Mapping[str, Iterable[str]] | None = None) -> None:
         self._programs = {program.id: program for program in programs}
+        self._partner_plugins = {partner: frozenset(names) for partner, names in (partner_plugins or {}).items()}
 
     def __iter__(self) -> Iterator[Program]:
         return iter(self._programs.values())
@@ -91,3 +158,7 @@ class Catalog:
     def owned_by(self, partner_id: str) -> list[Program]:
         """The programs whose owner is this partner."""
         return [p for p in self._programs.values() if p.owner == partner_id]
+
+    def plugins_of(self, partner_id: str) -> frozenset[str]:
+        """The names of the plugins whose rules are this partner's (PL-04, PartnerReport)."""
+        return self._partner_plugins.get(partner_id, frozenset())

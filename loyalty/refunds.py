@@ -13,9 +13,9 @@ from decimal import Decimal
 
 from tortoise.transactions import in_transaction
 
-from loyalty import clock, ledger, orders
+from loyalty import clock, ledger, orders, participants
 from loyalty.errors import BadInput, Conflict, NotFound, RuleViolation
-from loyalty.facts import ItemFacts, RefundFacts, RefundTerms
+from loyalty.facts import ItemFacts, Notification, RefundFacts, RefundTerms
 from loyalty.models import EntryKind, ItemKind, Order, OrderItem, OrderStatus, Refund, RefundReason
 from loyalty.money import CENT
 from loyalty.programs import Catalog
@@ -70,7 +70,10 @@ async def refund_items(catalog: Catalog, request: RefundRequest) -> Refund:
             requested_at=clock.now(),
             earlier_refunds=await Refund.filter(order_id=order.id).count(),
         )
-        terms = program.rules.refund_terms(facts, refund_facts) or core_terms(returned)
+        buyer = await participants.find(order.customer_id)
+        wallet = await participants.wallet_of(buyer, program.id) if buyer else None
+        who = await orders.participant_facts(program, order.customer_id, buyer, wallet, 0)
+        terms = program.rules.refund_terms(facts, refund_facts, who) or core_terms(returned)
         if terms.refused_by:
             raise RuleViolation(terms.refused_by, terms.message or "the program's refund policy refuses this")
         money = max(Decimal("0.00"), terms.money).quantize(CENT)
@@ -113,6 +116,17 @@ async def refund_items(catalog: Catalog, request: RefundRequest) -> Refund:
         all_back = all(item.refund_id is not None or item.item_id in request.item_ids for item in items.values())
         order.status = OrderStatus.REFUNDED if all_back else OrderStatus.PARTIALLY_REFUNDED
         await order.save(update_fields=["status", "accruals_revoked"])
+    program.rules.notify(
+        Notification(
+            kind="order_refunded",
+            program_id=program.id,
+            at=refund.created_at,
+            participant_id=order.customer_id,
+            order_id=order.id,
+            bonus=refund.bonus_revoked,
+            detail=terms.rule,
+        )
+    )
     return refund
 
 

@@ -15,7 +15,8 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 def connection() -> BaseDBAsyncClient:
     """The default connection (the current transaction's, inside one)."""
-    return connections.get("default")
+    client: BaseDBAsyncClient = connections.get("default")
+    return client
 
 
 def is_postgres() -> bool:
@@ -46,6 +47,5 @@ def as_datetime(value: Any) -> datetime | None:
         value = datetime.fromisoformat(value)
     if not isinstance(value, datetime):
         raise TypeError(f"not a timestamp: {value!r}")
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    moment: datetime = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)

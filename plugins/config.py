@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -32,6 +32,16 @@ class ProgramConfig(BaseModel):
     owner: str | None = None
     tiers: list[str] = []
     checks_age: bool = False
+    # "fixed": each credit burns validity_days after it activates (LB-04);
+    # "rolling": each accrual extends the whole balance by validity_days (MG-06).
+    expiry: Literal["fixed", "rolling"] = "fixed"
+
+    @field_validator("tiers")
+    @classmethod
+    def _unique_tiers(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value) or any(not tier.strip() for tier in value):
+            raise ValueError("tiers must be distinct, non-empty names")
+        return value
 
 
 class PluginConfig(BaseModel):
@@ -42,6 +52,9 @@ class PluginConfig(BaseModel):
     programs: list[str] = []
     optional: bool = False
     module: str | None = None
+    # The partner whose rules these are (PartnerReport, PL-04); default: the owner of
+    # the plugin's programs when they all have the same one.
+    partner: str | None = None
     settings: dict[str, Any] = {}
 
     @field_validator("module")

@@ -33,16 +33,58 @@ installed packages. A plugin class looks like::
         def accrual_credits(self, order, participant):
             ...
 
-Failure policy (PL-03): when a hook raises, the whole operation is refused and
-nothing is written; the log names the plugin. Where ``plugins.toml`` marks the plugin
-``optional = true``, its answer is left out instead and the error is logged.
+Failure policy (PL-03): when a decision hook raises (or answers something of the
+wrong type), the whole operation is refused with the contract's ``UNAVAILABLE`` error
+and nothing is written; the log names the plugin. Where ``plugins.toml`` marks the
+plugin ``optional = true``, its answer is left out instead and the error is logged.
+``notify`` is the exception: it runs after the change is committed, so its failures
+are logged and never fail anything.
+
+The hooks, and how several plugins' answers combine:
+
+==========================  ==============================================  =====================
+hook                        asks                                            combining
+==========================  ==============================================  =====================
+``accrual_credits``         bonuses an order earns (LB-02, PL-01)           lists joined
+``redemption_limit``        most bonuses an order may spend (LB-08)         smallest wins
+``order_refusals``          may the order earn / spend (MG-01, MG-02)       lists joined
+``refund_terms``            the program's refund policy (MG-11, TK-05)      first answer wins
+``promo_code_refusal``      may this promo code be used here (TK-01)        first refusal wins
+``tier_for``                club tier from 365 days' spend (TK-05)          first answer wins
+``achievements``            achievement definitions (GA-01)                 lists joined
+``referral_refusal``        may this referral pay out (RF-08)               first refusal wins
+``audience_segment``        a campaign audience segment (CA-02)             first answer wins
+``notify``                  something happened (after commit)               all called, no answer
+``audience_segment``        a campaign audience segment (CA-02)             first answer wins
+==========================  ==============================================  =====================
+
+Plugins are asked in the order plugins.toml lists them; where the first answer
+wins, that is the first plugin listed that answers. A plugin is asked only about the
+programs its ``programs`` list names (all, when empty). A plugin implements any subset of the hooks, and of each hook's arguments:
+``def accrual_credits(self, order)`` is fine when the participant does not matter.
+A method named like no hook here stops start-up (a misspelling is caught).
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import Any
+
 import pluggy
 
-from loyalty.facts import Credit, Limit, OrderFacts, ParticipantFacts, RefundFacts, RefundTerms, Refusal
+from loyalty.facts import (
+    AchievementDefinition,
+    Credit,
+    Limit,
+    Notification,
+    OrderFacts,
+    ParticipantFacts,
+    PromoCodeFacts,
+    RefundFacts,
+    RefundTerms,
+    Refusal,
+    Segment,
+)
 
 PROJECT = "loyalty"
 
@@ -66,7 +108,11 @@ def accrual_credits(order: OrderFacts, participant: ParticipantFacts) -> list[Cr
 
     Combining: the lists of every plugin are joined; every credit is written.
     Called only for participants whose wallet may earn (ACTIVE, not refused by
-    ``order_refusals``).
+    ``order_refusals``). ``activates_at`` in the past (e.g. ``order.placed_at``)
+    means: active at payment (MG-03).
+
+    Failure: a raising plugin refuses recordOrder and payOrder (UNAVAILABLE, nothing
+    written), unless optional, when its credits are left out.
 
     Example: 5 % of the money paid for tickets, one credit per event::
 
@@ -91,6 +137,8 @@ def redemption_limit(order: OrderFacts, participant: ParticipantFacts) -> Limit 
     Combining: the smallest ``max_bonus`` of all plugins wins and its ``rule`` is the
     reason a quote shows; with no limit at all, the whole active balance may be spent.
 
+    Failure: a raising plugin refuses the quote and recordOrder, unless optional.
+
     Example: at most 30 % of the order's full value::
 
         @hookimpl
@@ -111,6 +159,8 @@ def order_refusals(order: OrderFacts, participant: ParticipantFacts) -> list[Ref
     order's spending cap 0 (a recorded spend is refused with RULE and that rule's id);
     any "earn" refusal makes the order accrue nothing.
 
+    Failure: a raising plugin refuses the operation, unless optional.
+
     Example: only the widget channel takes part (MG-02)::
 
         @hookimpl
@@ -123,11 +173,13 @@ def order_refusals(order: OrderFacts, participant: ParticipantFacts) -> list[Ref
 
 
 @hookspec(firstresult=True)
-def refund_terms(order: OrderFacts, refund: RefundFacts) -> RefundTerms | None:
+def refund_terms(order: OrderFacts, refund: RefundFacts, participant: ParticipantFacts) -> RefundTerms | None:
     """The program's own refund policy (MG-09..MG-11, TK-04..TK-06), replacing LB-20.
 
     :param refund: the returned items, the reason (customer, event cancelled or
         postponed) and when it is asked.
+    :param participant: the buyer: ``wallet_status`` None when not a member of the
+        program, ``tier`` the club tier now (TK-05).
     :return: ``RefundTerms(money, revoke_accruals, rule)``: the money to pay back
         before any withholding, whether the order's accruals are cancelled (LB-09),
         and the rule's id; ``refused_by`` set refuses the refund with that rule (RULE).
@@ -135,7 +187,10 @@ def refund_terms(order: OrderFacts, refund: RefundFacts) -> RefundTerms | None:
 
     Combining: the first plugin that answers (not None) decides; with none, the core
     policy applies: returned items' nominal - discount - bonuses spent on them, no
-    service fees, accruals cancelled.
+    service fees, accruals cancelled. The gateway rounds ``money`` to cents and
+    never pays back less than 0.
+
+    Failure: a raising plugin refuses the refund (UNAVAILABLE), unless optional.
 
     Example: returns keep accruals (MG-09)::
 
@@ -143,5 +198,187 @@ def refund_terms(order: OrderFacts, refund: RefundFacts) -> RefundTerms | None:
         def refund_terms(self, order, refund):
             money = sum(item.paid_price for item in refund.items)
             return RefundTerms(money=money, revoke_accruals=False, rule="MG-09")
+    """
+    raise NotImplementedError
+
+
+@hookspec(firstresult=True)
+def promo_code_refusal(code: PromoCodeFacts, order: OrderFacts, participant: ParticipantFacts) -> Refusal | None:
+    """Whether an order may use this promo code, beyond the gateway's own checks (TK-01).
+
+    The gateway itself refuses a code that is unknown (NOT_FOUND), already used
+    (TK-01, also after a refund: TK-03), expired (TK-02), of another program or for
+    an event the order has no ticket for (TK-01). This hook adds a program's own
+    conditions; it runs when recordOrder carries a code that passed those checks.
+
+    :param code: the code as issued: event, discount, expiry.
+    :param order: the order being recorded (``order.promo_code`` is ``code.code``).
+    :param participant: the buyer.
+    :return: a ``Refusal(what="promo", rule, message)`` to refuse the order with RULE
+        and that rule's id; None to allow it.
+
+    Combining: the first plugin that refuses decides; the others are not asked.
+
+    Failure: a raising plugin refuses recordOrder (UNAVAILABLE), unless optional.
+
+    Example: codes only in the mobile app::
+
+        @hookimpl
+        def promo_code_refusal(self, code, order, participant):
+            if order.channel is not Channel.APP:
+                return Refusal("promo", "ACME-1", "this code works in the app only")
+            return None
+    """
+    raise NotImplementedError
+
+
+@hookspec(firstresult=True)
+def tier_for(spend_365_days: Decimal, participant: ParticipantFacts) -> str | None:
+    """The club tier a participant holds by spend in the last 365 days (TK-05 Decision).
+
+    Asked only for programs that define ``tiers`` in plugins.toml, and only while
+    staff have not set the wallet's tier by hand (setTier), which then wins.
+
+    :param spend_365_days: money the participant paid in the program's orders
+        paid in the last 365 days (order totals less bonuses spent), less the money
+        refunded on them.
+    :param participant: the participant (its ``tier`` is None here).
+    :return: one of the program's ``tiers``; None: this plugin does not decide.
+
+    Combining: the first plugin that answers decides; with none, the wallet has no
+    tier. A tier the program does not define is treated as a plugin failure.
+
+    Failure: a raising plugin refuses the operation that needed the tier (a
+    refund, an order's rules), unless optional, when the wallet shows no tier.
+
+    Example: thresholds from the plugin's settings, highest first::
+
+        @hookimpl
+        def tier_for(self, spend_365_days, participant):
+            for tier, threshold in (("Gold", 1500), ("Silver", 500), ("Basic", 0)):
+                if spend_365_days >= threshold:
+                    return tier
+            return None
+    """
+    raise NotImplementedError
+
+
+@hookspec
+def achievements() -> list[AchievementDefinition]:
+    """The achievements this plugin defines for its programs (GA-01, GA-04).
+
+    Declarative: the gateway counts progress from what happens (``counts``) and
+    grants ``reward_bonus`` once on unlocking, like a gift (GA-02, LB-14).
+
+    :return: a list of ``AchievementDefinition(id, title, goal, counts,
+        reward_bonus, description)``; ids unique within the program.
+
+    Combining: the lists of every plugin are joined.
+
+    Failure: a raising plugin fails the read or job that asked, unless optional,
+    when its achievements are left out.
+
+    Example: *First ticket*, 50 bonuses for the first paid purchase::
+
+        @hookimpl
+        def achievements(self):
+            return [AchievementDefinition(id="first-ticket", title="First ticket", goal=1,
+                                          counts="purchase_paid", reward_bonus=50)]
+    """
+    raise NotImplementedError
+
+
+@hookspec(firstresult=True)
+def referral_refusal(order: OrderFacts, referrer: ParticipantFacts, friend: ParticipantFacts) -> Refusal | None:
+    """Whether a referral may pay out, beyond the gateway's own checks (RF-03..RF-08).
+
+    Asked when an order carrying a referral code is paid and the gateway's checks
+    (new customer, minimum purchase, one referrer, self-referral) passed.
+
+    :param order: the friend's qualifying order.
+    :param referrer: the participant whose code the order carried.
+    :param friend: the buyer.
+    :return: a ``Refusal(what="referral", rule, message)``: the referral is
+        REJECTED with ``rule`` (and ``message``) as its reason; None to allow it.
+
+    Combining: the first plugin that refuses decides; the others are not asked.
+
+    Failure: a raising plugin refuses the payment (UNAVAILABLE), unless optional.
+
+    Example: no referral reward on orders below 5 tickets' worth in the box office::
+
+        @hookimpl
+        def referral_refusal(self, order, referrer, friend):
+            if order.channel is Channel.BOX_OFFICE:
+                return Refusal("referral", "ACME-2", "box office sales are not referred")
+            return None
+    """
+    raise NotImplementedError
+
+
+@hookspec
+def notify(event: Notification) -> None:
+    """Something happened in one of the plugin's programs; called after it was committed.
+
+    Fire and forget: the return value is ignored, and the hook must be quick (no
+    network call inline: enqueue a job for anything that does I/O).
+
+    :param event: what happened: ``kind`` ("order_paid", "order_refunded",
+        "tier_set", "promo_codes_issued"), the program, the participant, the order
+        and the bonuses involved.
+    :return: nothing.
+
+    Combining: every plugin of the program is called, in plugins.toml order.
+
+    Failure: never fails the operation, which is already committed: the error is
+    logged with the plugin's name, and the other plugins are still called.
+
+    Example: count paid orders for a dashboard::
+
+        @hookimpl
+        def notify(self, event):
+            if event.kind == "order_paid":
+                self.paid_orders += 1
+    """
+
+
+@hookspec(firstresult=True)
+def audience_segment(name: str, params: dict[str, Any], program: str) -> Segment | None:
+    """The gift-campaign audience segment called ``name``, if this plugin defines it (CA-02).
+
+    Marketing names a segment in ``AudienceInput.segment`` (with ``segmentParams``);
+    the gateway asks the program's plugins what it means when the audience is
+    previewed, when the campaign is created and again when it is launched (the
+    audience is fixed then). Like every decision hook it is pure: no database, no
+    I/O. A segment is therefore *declarative*: a ``loyalty.facts.Segment`` whose
+    fields (tier, customer ids, bought category / since, joined since, marketing
+    consent) combine with AND, and the gateway turns it into one set-based query over
+    the program's wallets. A segment that needs data the gateway does not keep lists
+    the participants outright in ``customer_ids`` (any number; one query parameter).
+
+    :param name: the segment's name as marketing gave it (trimmed).
+    :param params: ``segmentParams``, a JSON object ({} when not given).
+    :param program: the id of the program the campaign grants in.
+    :return: a ``Segment`` when this plugin defines ``name``; None otherwise.
+        Only ACTIVE wallets of ACTIVE participants ever match, whatever the segment
+        says, and the other filters of the audience still apply (AND).
+
+    Combining: the first plugin (plugins.toml order) that answers decides; when none
+    does, the audience is refused with ``BAD_INPUT`` (unknown segment). An answer
+    that is not a ``Segment`` refuses the operation like a raising plugin.
+
+    Failure: a raising plugin refuses the preview, creation or launch
+    (``UNAVAILABLE``, nothing written); an optional one is logged and skipped, and
+    then the segment is unknown unless another plugin defines it.
+
+    Example: participants who joined since a date and accept marketing, with
+    ``segment: "newcomers", segmentParams: {"since": "2026-01-01T00:00:00Z"}``::
+
+        @hookimpl
+        def audience_segment(self, name, params, program):
+            if name != "newcomers":
+                return None
+            since = datetime.fromisoformat(params["since"])
+            return Segment(joined_since=since, marketing_consent=True)
     """
     raise NotImplementedError

@@ -6,27 +6,27 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import strawberry
-from strawberry.extensions import (
-    DisableIntrospection,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    SchemaExtension,
-    ValidationCache,
-)
+from strawberry.extensions import MaxTokensLimiter, ParserCache, SchemaExtension
 
-from schema import orders, participants, programs, staff
+from schema import campaigns, club, orders, participants, programs, promo_codes, reports, staff
 from schema.errors import ContractErrors
+from schema.validation import CachedValidation, limit_rules
 
 
 @strawberry.type
-class Query(programs.Query, participants.Query, orders.Query):
+class Query(programs.Query, participants.Query, orders.Query, promo_codes.Query, reports.Query, campaigns.Query):
     pass
 
 
 @strawberry.type
-class Mutation(participants.Mutation, orders.Mutation, staff.Mutation):
+class Mutation(
+    participants.Mutation,
+    orders.Mutation,
+    staff.Mutation,
+    promo_codes.Mutation,
+    club.Mutation,
+    campaigns.Mutation,
+):
     pass
 
 
@@ -35,17 +35,14 @@ def build_schema(
 ) -> strawberry.Schema:
     """The schema with the limits and caches of a production gateway."""
     # Factories, not instances: each request gets its own extension objects. The
-    # parser and validation caches live at module level, shared by every request.
+    # parse and validation caches live at module level, shared by every request.
+    rules = limit_rules(max_depth=max_depth, max_aliases=max_aliases, introspection=introspection)
     extensions: list[Callable[[], SchemaExtension]] = [
         ContractErrors,
-        lambda: QueryDepthLimiter(max_depth=max_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
-        lambda: ParserCache(maxsize=512),
-        lambda: ValidationCache(maxsize=512),
+        lambda: ParserCache(maxsize=1024),
+        lambda: CachedValidation(rules),
     ]
-    if not introspection:
-        extensions.append(DisableIntrospection)
     return strawberry.Schema(query=Query, mutation=Mutation, extensions=extensions)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info as StrawberryInfo
 
-from loyalty import ledger, participants, refunds
+from loyalty import ledger, participants, refunds, tiers
 from loyalty.access import Caller
 from loyalty.ledger import Balance, BurnForecast
 from loyalty.models import Refund, Wallet
@@ -30,6 +30,14 @@ async def _wallets(ids: list[int]) -> list[list[Wallet]]:
     return [found[i] for i in ids]
 
 
+def _tier_loader(catalog: Catalog) -> DataLoader[Wallet, str | None]:
+    async def load(wallets: list[Wallet]) -> list[str | None]:
+        found = await tiers.tiers_of(catalog, wallets)
+        return [found[wallet.id] for wallet in wallets]
+
+    return DataLoader(load_fn=load, cache_key_fn=lambda wallet: wallet.id)
+
+
 async def _refunds(ids: list[str]) -> list[list[Refund]]:
     found = await refunds.refunds_of(ids)
     return [found[i] for i in ids]
@@ -48,12 +56,25 @@ class Loaders:
 class Context:
     """The request's caller (decoded on first use), the catalog of programs and the loaders."""
 
-    def __init__(self, catalog: Catalog, read_caller: Any, request: Any = None, response: Any = None) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        read_caller: Any,
+        request: Any = None,
+        response: Any = None,
+        queue: Any = None,
+        campaign_batch_size: int | None = None,
+    ) -> None:
         self.catalog = catalog
+        # Where campaign work goes (workers.queue: arq, or this process); None: nowhere.
+        self.queue = queue
+        self.campaign_batch_size = campaign_batch_size
         self._read_caller = read_caller
         self._caller: Caller | None = None
         self._read = False
         self.loaders = Loaders()
+        # Club tiers (TK-05) need the programs' rules, so this loader is made per catalog.
+        self.tiers = _tier_loader(catalog)
         self.request = request
         self.response = response
 

@@ -41,8 +41,12 @@ def shape(error: GraphQLError) -> GraphQLError:
     if isinstance(original, PluginFailure):
         error_id = uuid.uuid4().hex
         log.error("error %s: plugin %s: %s", error_id, original.plugin, original.message, exc_info=original)
-        return _coded(error, f"a rule could not be applied; nothing changed (error {error_id})",
-                      code=original.code, errorId=error_id)
+        return _coded(
+            error,
+            f"a rule could not be applied; nothing changed (error {error_id})",
+            code=original.code,
+            errorId=error_id,
+        )
     if isinstance(original, DomainError):
         extensions: dict[str, object] = {"code": original.code}
         rule = getattr(original, "rule", None)
@@ -52,8 +56,12 @@ def shape(error: GraphQLError) -> GraphQLError:
     error_id = uuid.uuid4().hex
     if isinstance(original, STORAGE_FAILURES):
         log.error("error %s: storage failed", error_id, exc_info=original)
-        return _coded(error, f"storage is unavailable; nothing changed, safe to retry (error {error_id})",
-                      code="UNAVAILABLE", errorId=error_id)
+        return _coded(
+            error,
+            f"storage is unavailable; nothing changed, safe to retry (error {error_id})",
+            code="UNAVAILABLE",
+            errorId=error_id,
+        )
     log.error("error %s: unexpected", error_id, exc_info=original)
     return _coded(error, f"unexpected error (error {error_id})", code="INTERNAL", errorId=error_id)
 

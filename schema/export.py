@@ -1,7 +1,7 @@
 """Writes the schema's SDL to schema.graphql at the repository root.
 
-    python -m schema.export            # write it
-    python -m schema.export --check    # exit 1 when the committed file is stale
+python -m schema.export            # write it
+python -m schema.export --check    # exit 1 when the committed file is stale
 """
 
 from __future__ import annotations

@@ -10,7 +10,9 @@ import strawberry
 from loyalty import events, orders, refunds
 from loyalty.access import Role, require
 from loyalty.errors import BadInput, Forbidden
-from loyalty.models import Event as EventRow, Order as OrderRow, Refund as RefundRow
+from loyalty.models import Event as EventRow
+from loyalty.models import Order as OrderRow
+from loyalty.models import Refund as RefundRow
 from schema.context import Info
 from schema.enums import Channel, ItemKind, OrderMode, OrderStatus, RefundReason
 
@@ -185,7 +187,9 @@ def _item(item: CartItemInput | OrderItemInput) -> orders.ItemDraft:
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="Role participant (own cart) or ticketing (participantId required): the redemption cap now (LB-08).")
+    @strawberry.field(
+        description="Role participant (own cart) or ticketing (participantId required): the redemption cap now (LB-08)."
+    )
     async def quote_redemption(self, info: Info, cart: CartInput) -> RedemptionQuote:
         caller = require(info.context.caller, Role.PARTICIPANT, Role.TICKETING)
         if caller.role is Role.TICKETING:

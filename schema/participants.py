@@ -9,11 +9,13 @@ import strawberry
 from loyalty import ledger, participants
 from loyalty.access import Caller, Role, require, visible_programs
 from loyalty.errors import BadInput
-from loyalty.models import Entry, Participant as ParticipantRow, Wallet as WalletRow
+from loyalty.models import Entry
+from loyalty.models import Participant as ParticipantRow
+from loyalty.models import Wallet as WalletRow
 from schema.context import Info
 from schema.enums import EntryKind, ParticipantStatus, ReferralStatus, WalletStatus
 from schema.programs import Program
-from schema.relay import PageInfo
+from schema.relay import PageInfo, page_info
 
 
 @strawberry.type(description="The next burn of a wallet's active bonuses.")
@@ -66,12 +68,17 @@ class LedgerEntryConnection:
 @strawberry.type(description="One participant's account in one program (LB-05, LB-07).")
 class Wallet:
     status: WalletStatus
-    tier: str | None
     _row: strawberry.Private[WalletRow]
 
     @classmethod
     def of(cls, row: WalletRow) -> Wallet:
-        return cls(status=row.status, tier=row.tier, _row=row)
+        return cls(status=row.status, _row=row)
+
+    @strawberry.field(
+        description="Club tier (TK-05): set by staff, or by spend in the last 365 days; null without tiers."
+    )
+    async def tier(self, info: Info) -> str | None:
+        return await info.context.tiers.load(self._row)
 
     @strawberry.field
     def program(self, info: Info) -> Program:
@@ -100,12 +107,7 @@ class Wallet:
         edges = [LedgerEntryEdge(cursor=ledger.entry_cursor(e), node=LedgerEntry.of(e)) for e in page.entries]
         return LedgerEntryConnection(
             edges=edges,
-            page_info=PageInfo(
-                has_next_page=page.has_next,
-                has_previous_page=after is not None,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
-            ),
+            page_info=page_info([edge.cursor for edge in edges], has_next=page.has_next, after=after),
         )
 
 
@@ -239,7 +241,9 @@ class Query:
         if row is None:
             return None
         programs = visible_programs(caller, info.context.catalog)
-        if programs is not None and not any(w.program_id in programs for w in await info.context.loaders.wallets.load(row.id)):
+        if programs is not None and not any(
+            w.program_id in programs for w in await info.context.loaders.wallets.load(row.id)
+        ):
             return None
         return Participant.of(row, programs)
 

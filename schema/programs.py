@@ -29,6 +29,8 @@ class Program:
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="No token needed. Every program that plugins.toml enables (PL-05), in configuration order.")
+    @strawberry.field(
+        description="No token needed. Every program that plugins.toml enables (PL-05), in configuration order."
+    )
     def programs(self, info: Info) -> list[Program]:
         return [Program.of(program) for program in info.context.catalog]

@@ -41,16 +41,22 @@ def document(name: str) -> str:
 class Client:
     """Posts GraphQL to an app sharing the test session's ORM."""
 
-    def __init__(self, plugins: Path | None = None) -> None:
+    def __init__(self, plugins: Path | None = None, redis_url: str | None = None) -> None:
+        # Jobs run in this process unless a test passes a Redis URL: the environment's
+        # REDIS_URL (set in CI's PostgreSQL run) must not change what a test exercises.
         settings = Settings(
-            LOYALTY_JWT_SECRET=SECRET, LOYALTY_PLUGINS=str(plugins or ROOT / "plugins.toml")
+            LOYALTY_JWT_SECRET=SECRET, LOYALTY_PLUGINS=str(plugins or ROOT / "plugins.toml"), REDIS_URL=redis_url
         )
         self.app = create_app(settings, open_database=False)
         self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://gateway")
 
-    async def __call__(self, query: str, variables: dict[str, Any] | None = None, token: str | None = None) -> dict[str, Any]:
+    async def __call__(
+        self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
+    ) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        response = await self.http.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
+        response = await self.http.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        )
         assert response.status_code == 200, response.text
         return response.json()
 

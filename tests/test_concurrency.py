@@ -25,9 +25,14 @@ async def test_lb13_fifty_concurrent_spends_never_overdraw_one_wallet(catalog):
     ticketing = token(Role.TICKETING, "ticketon")
     # Each order: one 1,000.00 ticket, cap 30 % = 300, spends 100. 1,000 active / 100 = 10 affordable.
     orders = [
-        {"id": f"o{n}", "participantId": "spender", "programId": scenario.PROGRAM, "channel": "APP",
-         "bonusToSpend": 100,
-         "items": [{"id": f"t{n}", "eventId": "e1", "kind": "TICKET", "nominal": "1000.00"}]}
+        {
+            "id": f"o{n}",
+            "participantId": "spender",
+            "programId": scenario.PROGRAM,
+            "channel": "APP",
+            "bonusToSpend": 100,
+            "items": [{"id": f"t{n}", "eventId": "e1", "kind": "TICKET", "nominal": "1000.00"}],
+        }
         for n in range(50)
     ]
     try:

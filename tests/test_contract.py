@@ -32,10 +32,39 @@ CONTRACT = SHARED / "contract"
 
 # The contract operations the gateway serves; each issue adds its own.
 BUILT = {
-    "Programs", "JoinProgram", "Wallets", "BonusHistory", "QuoteRedemption", "UpdateProfile",
-    "SetMarketingConsent", "RequestErasure", "UpsertEvent", "QuoteForParticipant", "RecordOrder",
-    "PayOrder", "CancelOrder", "RefundItems", "Order", "Participant", "AdjustBonus",
-    "BlockParticipant", "UnblockParticipant",
+    "Programs",
+    "JoinProgram",
+    "Wallets",
+    "BonusHistory",
+    "QuoteRedemption",
+    "UpdateProfile",
+    "SetMarketingConsent",
+    "RequestErasure",
+    "UpsertEvent",
+    "QuoteForParticipant",
+    "RecordOrder",
+    "PayOrder",
+    "CancelOrder",
+    "RefundItems",
+    "Order",
+    "Participant",
+    "AdjustBonus",
+    "BlockParticipant",
+    "UnblockParticipant",
+    # Issue 3: plugins, MGT+, TKT.GE.
+    "IssuePromoCodes",
+    "CheckPromoCode",
+    "SetTier",
+    "PartnerReport",
+    # Issue 4: gift campaigns.
+    "PreviewAudience",
+    "CreateGiftCampaign",
+    "LaunchCampaign",
+    "PauseCampaign",
+    "ResumeCampaign",
+    "CancelCampaign",
+    "Campaign",
+    "Campaigns",
 }
 
 
@@ -82,7 +111,7 @@ def touched(contract: GraphQLSchema, document: DocumentNode) -> tuple[set[str], 
 
 def test_built_operations_validate_against_the_gateway_schema():
     found = operations()
-    assert BUILT <= set(found), f"not in the contract: {BUILT - set(found)}"
+    assert set(found) >= BUILT, f"not in the contract: {BUILT - set(found)}"
     for name in sorted(BUILT):
         assert validate(schema._schema, found[name]) == [], name
 
@@ -119,7 +148,10 @@ def test_check_contract_tool_runs_on_the_exported_schema():
     # reported by it, so here only its own success on the BUILT set is asserted above.
     result = subprocess.run(
         [sys.executable, str(SHARED / "tools" / "check_contract.py"), str(TARGET)],
-        capture_output=True, text=True, cwd=ROOT, check=False,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
     )
     assert "contract:" in result.stdout
     for name in BUILT:

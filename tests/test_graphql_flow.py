@@ -23,24 +23,53 @@ async def test_lb02_lb05_flow_through_the_contract_documents(gql):
     alice = participant_token("alice")
     joined = await gql.op(
         "JoinProgram",
-        {"input": {"programId": "live-brighter", "acceptRules": True, "personalDataConsent": True,
-                   "marketingConsent": True, "displayName": "Alice"}},
+        {
+            "input": {
+                "programId": "live-brighter",
+                "acceptRules": True,
+                "personalDataConsent": True,
+                "marketingConsent": True,
+                "displayName": "Alice",
+            }
+        },
         alice,
     )
-    assert joined == {"data": {"joinProgram": {"participant": {"id": "alice", "status": "ACTIVE"},
-                                               "wallet": {"program": {"id": "live-brighter"}, "status": "ACTIVE"}}}}
+    assert joined == {
+        "data": {
+            "joinProgram": {
+                "participant": {"id": "alice", "status": "ACTIVE"},
+                "wallet": {"program": {"id": "live-brighter"}, "status": "ACTIVE"},
+            }
+        }
+    }
     starts = (clock.now() + timedelta(days=2)).isoformat()
-    event = await gql.op("UpsertEvent", {"input": {"id": "e1", "title": "Concert", "category": "concert",
-                                                   "startsAt": starts, "organizerId": "org-1"}}, ticketing)
+    event = await gql.op(
+        "UpsertEvent",
+        {"input": {"id": "e1", "title": "Concert", "category": "concert", "startsAt": starts, "organizerId": "org-1"}},
+        ticketing,
+    )
     assert event["data"]["upsertEvent"]["event"]["category"] == "concert"
     # 2 tickets x 5,000 + 300 fee each: total 10,600; concert 5 % of 10,000 paid for tickets = 500
-    order = {"id": "o1", "participantId": "alice", "programId": "live-brighter", "channel": "WEBSITE",
-             "items": [{"id": "t1", "eventId": "e1", "kind": "TICKET", "nominal": "5000.00", "serviceFee": "300.00"},
-                       {"id": "t2", "eventId": "e1", "kind": "TICKET", "nominal": "5000.00", "serviceFee": "300.00"}]}
+    order = {
+        "id": "o1",
+        "participantId": "alice",
+        "programId": "live-brighter",
+        "channel": "WEBSITE",
+        "items": [
+            {"id": "t1", "eventId": "e1", "kind": "TICKET", "nominal": "5000.00", "serviceFee": "300.00"},
+            {"id": "t2", "eventId": "e1", "kind": "TICKET", "nominal": "5000.00", "serviceFee": "300.00"},
+        ],
+    }
     recorded = await gql.op("RecordOrder", {"input": order}, ticketing)
     assert recorded["data"]["recordOrder"]["order"] == {
-        "id": "o1", "status": "CREATED", "programId": "live-brighter", "bonusSpent": 0,
-        "bonusToAccrue": 500, "promoCode": None, "total": "10600.00"}
+        "id": "o1",
+        "status": "CREATED",
+        "programId": "live-brighter",
+        "bonusSpent": 0,
+        "bonusToAccrue": 500,
+        "promoCode": None,
+        "total": "10600.00",
+    }
     paid = await gql.op("PayOrder", {"id": "o1"}, ticketing)
     assert paid["data"]["payOrder"]["order"] == {"id": "o1", "status": "PAID", "bonusSpent": 0, "bonusAccrued": 500}
     wallets = await gql.op("Wallets", token=alice)

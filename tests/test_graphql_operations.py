@@ -27,46 +27,82 @@ async def gql():
 
 
 async def counts() -> tuple[int, ...]:
-    return (await Participant.all().count(), await Wallet.all().count(), await Order.all().count(),
-            await Lot.all().count(), await Entry.all().count())
+    return (
+        await Participant.all().count(),
+        await Wallet.all().count(),
+        await Order.all().count(),
+        await Lot.all().count(),
+        await Entry.all().count(),
+    )
 
 
 async def join(gql, who: str, verified: bool = True) -> dict:
-    return await gql.op("JoinProgram", {"input": {"programId": PROGRAM, "acceptRules": True,
-                                                  "personalDataConsent": True, "marketingConsent": False}},
-                        participant_token(who, verified))
+    return await gql.op(
+        "JoinProgram",
+        {"input": {"programId": PROGRAM, "acceptRules": True, "personalDataConsent": True, "marketingConsent": False}},
+        participant_token(who, verified),
+    )
 
 
 async def event(gql, event_id: str = "e1", days: int = 5, category: str = "concert") -> None:
     starts = (clock.now() + timedelta(days=days)).isoformat()
-    result = await gql.op("UpsertEvent", {"input": {"id": event_id, "title": event_id, "category": category,
-                                                    "startsAt": starts, "organizerId": "org"}}, TICKETING)
+    result = await gql.op(
+        "UpsertEvent",
+        {"input": {"id": event_id, "title": event_id, "category": category, "startsAt": starts, "organizerId": "org"}},
+        TICKETING,
+    )
     assert "errors" not in result, result
 
 
 def order_input(order_id: str, who: str, *nominals: str, spend: int = 0, fee: str = "0") -> dict:
-    return {"id": order_id, "participantId": who, "programId": PROGRAM, "channel": "WEBSITE", "bonusToSpend": spend,
-            "items": [{"id": f"{order_id}-t{n}", "eventId": "e1", "kind": "TICKET", "nominal": nominal,
-                       "serviceFee": fee} for n, nominal in enumerate(nominals)]}
+    return {
+        "id": order_id,
+        "participantId": who,
+        "programId": PROGRAM,
+        "channel": "WEBSITE",
+        "bonusToSpend": spend,
+        "items": [
+            {"id": f"{order_id}-t{n}", "eventId": "e1", "kind": "TICKET", "nominal": nominal, "serviceFee": fee}
+            for n, nominal in enumerate(nominals)
+        ],
+    }
 
 
 async def credit(gql, who: str, amount: int) -> None:
-    result = await gql.op("AdjustBonus", {"input": {"participantId": who, "programId": PROGRAM, "amount": amount,
-                                                    "reason": "goodwill"}}, ADMIN)
+    result = await gql.op(
+        "AdjustBonus",
+        {"input": {"participantId": who, "programId": PROGRAM, "amount": amount, "reason": "goodwill"}},
+        ADMIN,
+    )
     assert "errors" not in result, result
 
 
 async def test_programs_needs_no_token(gql):
     result = await gql.op("Programs")
-    assert result["data"]["programs"] == [{"id": PROGRAM, "name": "«Live Brighter!»", "currency": "KZT",
-                                           "rulesUrl": "https://ticketon.kz/bonus-program-rules", "organizerIds": []}]
+    programs = result["data"]["programs"]
+    # In plugins.toml's order; «Live Brighter!» first.
+    assert programs[0] == {
+        "id": PROGRAM,
+        "name": "«Live Brighter!»",
+        "currency": "KZT",
+        "rulesUrl": "https://ticketon.kz/bonus-program-rules",
+        "organizerIds": [],
+    }
+    import tomllib
+
+    from tests.gql import ROOT
+
+    configured = list(tomllib.loads((ROOT / "plugins.toml").read_text())["programs"])
+    assert [p["id"] for p in programs] == configured
 
 
 async def test_lb01_join_without_consent_is_refused_and_writes_nothing(gql):
     before = await counts()
-    result = await gql.op("JoinProgram", {"input": {"programId": PROGRAM, "acceptRules": False,
-                                                    "personalDataConsent": True, "marketingConsent": False}},
-                          participant_token("ann"))
+    result = await gql.op(
+        "JoinProgram",
+        {"input": {"programId": PROGRAM, "acceptRules": False, "personalDataConsent": True, "marketingConsent": False}},
+        participant_token("ann"),
+    )
     assert error_code(result) == "RULE" and result["errors"][0]["extensions"]["rule"] == "LB-01"
     assert await counts() == before
 
@@ -79,9 +115,11 @@ async def test_lb01_unverified_wallet_is_pending_until_a_verified_token_arrives(
 
 
 async def test_join_unknown_program_is_not_found(gql):
-    result = await gql.op("JoinProgram", {"input": {"programId": "nope", "acceptRules": True,
-                                                    "personalDataConsent": True, "marketingConsent": False}},
-                          participant_token("ann"))
+    result = await gql.op(
+        "JoinProgram",
+        {"input": {"programId": "nope", "acceptRules": True, "personalDataConsent": True, "marketingConsent": False}},
+        participant_token("ann"),
+    )
     assert error_code(result) == "NOT_FOUND"
 
 
@@ -115,12 +153,19 @@ async def test_quote_redemption_for_participant_and_ticketing(gql):
     await join(gql, "ann")
     await event(gql)
     await credit(gql, "ann", 1000)
-    cart = {"programId": PROGRAM, "channel": "APP",
-            "items": [{"eventId": "e1", "kind": "TICKET", "nominal": "2000.00", "serviceFee": "100.00"}]}
+    cart = {
+        "programId": PROGRAM,
+        "channel": "APP",
+        "items": [{"eventId": "e1", "kind": "TICKET", "nominal": "2000.00", "serviceFee": "100.00"}],
+    }
     mine = await gql.op("QuoteRedemption", {"cart": cart}, participant_token("ann"))
     # total 2,100.00; cap 30 % = 630 < 1,000 active
-    assert mine["data"]["quoteRedemption"] == {"programId": PROGRAM, "maxBonus": 630, "available": 1000,
-                                               "reason": "LB-08"}
+    assert mine["data"]["quoteRedemption"] == {
+        "programId": PROGRAM,
+        "maxBonus": 630,
+        "available": 1000,
+        "reason": "LB-08",
+    }
     theirs = await gql.op("QuoteForParticipant", {"cart": {**cart, "participantId": "ann"}}, TICKETING)
     assert theirs["data"]["quoteRedemption"]["maxBonus"] == 630
     assert error_code(await gql.op("QuoteForParticipant", {"cart": cart}, TICKETING)) == "BAD_INPUT"
@@ -207,15 +252,29 @@ async def test_staff_operations_and_roles(gql):
     unblocked = await gql.op("UnblockParticipant", {"id": "ann", "programId": PROGRAM, "reason": "ok"}, partner)
     assert unblocked["data"]["unblockParticipant"]["participant"]["wallets"][0]["status"] == "ACTIVE"
     other = token(Role.PARTNER, "x", partner="someone-else")
-    assert error_code(await gql.op("BlockParticipant", {"id": "ann", "programId": PROGRAM, "reason": "r"}, other)) == "FORBIDDEN"
-    assert error_code(await gql.op("BlockParticipant", {"id": "ann", "programId": None, "reason": "r"}, partner)) == "FORBIDDEN"
-    adjusted = await gql.op("AdjustBonus", {"input": {"participantId": "ann", "programId": PROGRAM, "amount": 50,
-                                                      "reason": "sorry"}}, partner)
-    assert adjusted["data"]["adjustBonus"]["entry"] == {"id": adjusted["data"]["adjustBonus"]["entry"]["id"],
-                                                        "kind": "ADJUSTMENT", "amount": 50, "rule": None,
-                                                        "description": "sorry"}
-    zero = await gql.op("AdjustBonus", {"input": {"participantId": "ann", "programId": PROGRAM, "amount": 0,
-                                                  "reason": "x"}}, ADMIN)
+    assert (
+        error_code(await gql.op("BlockParticipant", {"id": "ann", "programId": PROGRAM, "reason": "r"}, other))
+        == "FORBIDDEN"
+    )
+    assert (
+        error_code(await gql.op("BlockParticipant", {"id": "ann", "programId": None, "reason": "r"}, partner))
+        == "FORBIDDEN"
+    )
+    adjusted = await gql.op(
+        "AdjustBonus",
+        {"input": {"participantId": "ann", "programId": PROGRAM, "amount": 50, "reason": "sorry"}},
+        partner,
+    )
+    assert adjusted["data"]["adjustBonus"]["entry"] == {
+        "id": adjusted["data"]["adjustBonus"]["entry"]["id"],
+        "kind": "ADJUSTMENT",
+        "amount": 50,
+        "rule": None,
+        "description": "sorry",
+    }
+    zero = await gql.op(
+        "AdjustBonus", {"input": {"participantId": "ann", "programId": PROGRAM, "amount": 0, "reason": "x"}}, ADMIN
+    )
     assert error_code(zero) == "BAD_INPUT"
 
 
@@ -223,10 +282,15 @@ async def test_bad_tokens_get_unauthenticated(gql):
     assert error_code(await gql.op("Wallets", token="not-a-jwt")) == "UNAUTHENTICATED"
     import jwt
 
-    forged = jwt.encode({"sub": "ann", "role": "admin", "exp": 4102444800}, "a-wrong-secret-that-is-long-enough-0123456789", algorithm="HS256")
+    forged = jwt.encode(
+        {"sub": "ann", "role": "admin", "exp": 4102444800},
+        "a-wrong-secret-that-is-long-enough-0123456789",
+        algorithm="HS256",
+    )
     assert error_code(await gql.op("Participant", {"id": "ann"}, forged)) == "UNAUTHENTICATED"
-    expired = jwt.encode({"sub": "ann", "role": "admin", "exp": 1000}, "test-secret-not-for-production-0123456789",
-                         algorithm="HS256")
+    expired = jwt.encode(
+        {"sub": "ann", "role": "admin", "exp": 1000}, "test-secret-not-for-production-0123456789", algorithm="HS256"
+    )
     assert error_code(await gql.op("Participant", {"id": "ann"}, expired)) == "UNAUTHENTICATED"
 
 

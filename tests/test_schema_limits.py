@@ -20,8 +20,9 @@ async def test_query_deeper_than_the_limit_is_refused():
 
 async def test_too_many_aliases_are_refused():
     strict = build_schema(max_aliases=2)
-    result = await strict.execute("{ a: programs { id } b: programs { id } c: programs { id } }",
-                                  context_value=context())
+    result = await strict.execute(
+        "{ a: programs { id } b: programs { id } c: programs { id } }", context_value=context()
+    )
     assert result.errors and "aliases" in result.errors[0].message
 
 

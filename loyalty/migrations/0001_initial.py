@@ -2,7 +2,7 @@ from tortoise import migrations
 from tortoise.migrations import operations as ops
 import functools
 from json import dumps, loads
-from loyalty.models import Channel, EntryKind, ItemKind, OrderMode, OrderStatus, ParticipantStatus, RefundReason, WalletStatus
+from loyalty.models import CampaignStatus, Channel, EntryKind, ItemKind, OrderMode, OrderStatus, ParticipantStatus, RefundReason, WalletStatus
 from tortoise.fields.base import OnDelete
 from tortoise import fields
 from tortoise.indexes import Index
@@ -11,6 +11,74 @@ class Migration(migrations.Migration):
     initial = True
 
     operations = [
+        ops.CreateModel(
+            name='Campaign',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('token', fields.CharField(unique=True, max_length=32)),
+                ('name', fields.CharField(max_length=200)),
+                ('program_id', fields.CharField(max_length=64)),
+                ('amount', fields.IntField()),
+                ('audience', fields.JSONField(encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+                ('message', fields.CharField(null=True, max_length=500)),
+                ('starts_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('expires_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('valid_days', fields.IntField(null=True)),
+                ('status', fields.CharEnumField(default=CampaignStatus.DRAFT, description='DRAFT: DRAFT\nSCHEDULED: SCHEDULED\nRUNNING: RUNNING\nPAUSED: PAUSED\nCANCELLED: CANCELLED\nFINISHED: FINISHED', enum_type=CampaignStatus, max_length=16)),
+                ('audience_size', fields.IntField(default=0)),
+                ('batch_size', fields.IntField()),
+                ('batches', fields.IntField(default=0)),
+                ('rules_version', fields.CharField(max_length=64)),
+                ('created_by', fields.CharField(max_length=128)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('launched_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('started_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('finished_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'campaign', 'app': 'loyalty', 'pk_attr': 'id', 'table_description': 'A gift campaign (CA-01, LB-14): `amount` bonuses to every member of its audience.'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='CampaignBatch',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('campaign_id', fields.BigIntField()),
+                ('batch_no', fields.IntField()),
+                ('first_seq', fields.IntField()),
+                ('last_seq', fields.IntField()),
+                ('granted', fields.IntField(default=0)),
+                ('skipped', fields.IntField(default=0)),
+                ('done_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'campaign_batch', 'app': 'loyalty', 'unique_together': (('campaign_id', 'batch_no'),), 'pk_attr': 'id', 'table_description': 'Members `first_seq`..`last_seq` of a campaign, granted by one job in one transaction.'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='CampaignGrant',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('campaign_id', fields.BigIntField()),
+                ('participant_id', fields.BigIntField()),
+                ('wallet_id', fields.BigIntField()),
+                ('batch_no', fields.IntField()),
+                ('granted', fields.BooleanField()),
+                ('at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'campaign_grant', 'app': 'loyalty', 'unique_together': (('campaign_id', 'participant_id'),), 'pk_attr': 'id', 'table_description': 'The outcome for one audience member: granted (with a GIFT lot and entry) or skipped.'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='CampaignMember',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('campaign_id', fields.BigIntField()),
+                ('seq', fields.IntField()),
+                ('participant_id', fields.BigIntField()),
+                ('wallet_id', fields.BigIntField()),
+            ],
+            options={'table': 'campaign_member', 'app': 'loyalty', 'unique_together': (('campaign_id', 'seq'),), 'pk_attr': 'id', 'table_description': 'One audience member of a launched campaign, numbered `seq` from 1 (fixed at launch).'},
+            bases=['Model'],
+        ),
         ops.CreateModel(
             name='Event',
             fields=[
@@ -93,6 +161,36 @@ class Migration(migrations.Migration):
             bases=['Model'],
         ),
         ops.CreateModel(
+            name='PromoCodeBatch',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('program_id', fields.CharField(max_length=64)),
+                ('event_id', fields.CharField(max_length=128)),
+                ('count', fields.IntField()),
+                ('discount_percent', fields.IntField(null=True)),
+                ('discount_amount', fields.DecimalField(null=True, max_digits=14, decimal_places=2)),
+                ('expires_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('issued_by', fields.CharField(max_length=128)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'promo_code_batch', 'app': 'loyalty', 'pk_attr': 'id', 'table_description': 'Promo codes issued together for one event, with one discount and one expiry (TK-01, TK-02).'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='PromoCode',
+            fields=[
+                ('code', fields.CharField(primary_key=True, unique=True, db_index=True, max_length=64)),
+                ('batch', fields.ForeignKeyField('loyalty.PromoCodeBatch', source_field='batch_id', db_constraint=True, to_field='id', related_name='codes', on_delete=OnDelete.RESTRICT)),
+                ('program_id', fields.CharField(max_length=64)),
+                ('event_id', fields.CharField(max_length=128)),
+                ('expires_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('used_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('order_id', fields.CharField(null=True, max_length=128)),
+            ],
+            options={'table': 'promo_code', 'app': 'loyalty', 'pk_attr': 'code', 'table_description': 'One single-use promo code (TK-01), used by the order whose payment took it.'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
             name='Refund',
             fields=[
                 ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
@@ -153,10 +251,11 @@ class Migration(migrations.Migration):
                 ('expires_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('description', fields.CharField(null=True, max_length=500)),
                 ('order_id', fields.CharField(null=True, max_length=128)),
-                ('campaign_id', fields.BigIntField(null=True)),
+                ('campaign_id', fields.BigIntField(null=True, db_index=True)),
                 ('lot_id', fields.BigIntField(null=True, db_index=True)),
                 ('refund_id', fields.BigIntField(null=True)),
                 ('rule', fields.CharField(null=True, max_length=128)),
+                ('plugin', fields.CharField(null=True, max_length=64)),
                 ('rules_version', fields.CharField(max_length=64)),
             ],
             options={'table': 'entry', 'app': 'loyalty', 'indexes': [Index(fields=['wallet_id', 'id'])], 'pk_attr': 'id', 'table_description': "One immutable line of a wallet's ledger, with a signed `amount`."},

@@ -1,0 +1,48 @@
+"""The job functions: thin, each parses its arguments and calls one `loyalty` function.
+
+arq calls them as `fn(ctx, *args)`; the in-process queue calls them the same way.
+`ctx["queue"]` is where follow-up work goes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from loyalty import campaigns, ledger
+from workers.queue import dispatch
+
+
+async def grant_batch(ctx: dict[str, Any], campaign_id: int, batch_no: int) -> dict[str, Any]:
+    """Grant one batch of a campaign (CA-03, CA-04); idempotent."""
+    outcome = await campaigns.grant_batch(int(campaign_id), int(batch_no))
+    return {"state": outcome.state, "granted": outcome.granted, "skipped": outcome.skipped}
+
+
+async def start_campaign(ctx: dict[str, Any], campaign_id: int) -> int:
+    """Start a scheduled campaign whose startsAt has come and enqueue its batches."""
+    work = await campaigns.start(int(campaign_id))
+    await dispatch(ctx["queue"], work)
+    return len(work.batches)
+
+
+async def sweep(ctx: dict[str, Any]) -> int:
+    """Re-enqueue every unfinished batch of running campaigns and start due scheduled ones
+    (after a crash or a lost queue); returns how many batches it enqueued."""
+    enqueued = 0
+    for work in await campaigns.sweep():
+        await dispatch(ctx["queue"], work)
+        enqueued += len(work.batches)
+    return enqueued
+
+
+async def burn_expired(ctx: dict[str, Any]) -> int:
+    """Write the BURN entries of lots that expired (LB-04); returns how many lots burned."""
+    return await ledger.burn_expired()
+
+
+FUNCTIONS = {
+    "grant_batch": grant_batch,
+    "start_campaign": start_campaign,
+    "sweep": sweep,
+    "burn_expired": burn_expired,
+}
