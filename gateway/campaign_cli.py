@@ -16,7 +16,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TextIO
 
-from gateway import db
 from gateway.settings import Settings
 from loyalty import campaigns, sql
 from loyalty.models import Campaign, CampaignStatus
@@ -136,17 +135,18 @@ async def rows(limit: int = 20) -> list[str]:
     return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[-1] for row in table]
 
 
-async def _with_database(work: Any) -> int:
-    await db.start(Settings().database_url)
-    try:
-        return int(await work)
-    finally:
-        await db.stop()
+def _run(work: Any) -> int:
+    """Run a command's coroutine function with the ORM open, as every `loyalty` command does."""
+    from gateway.cli import check_sqlite_folder, with_database  # the cli imports this module
+
+    url = Settings().database_url
+    check_sqlite_folder(url)
+    return int(asyncio.run(with_database(url, work)))
 
 
 def watch_command(args: argparse.Namespace) -> int:
     """`loyalty campaign watch ID`."""
-    return asyncio.run(_with_database(watch(args.id, interval=args.interval)))
+    return _run(lambda: watch(args.id, interval=args.interval))
 
 
 def list_command(args: argparse.Namespace) -> int:
@@ -157,7 +157,7 @@ def list_command(args: argparse.Namespace) -> int:
             print(line)
         return 0
 
-    return asyncio.run(_with_database(show()))
+    return _run(show)
 
 
 def add_campaign(subparsers: Any) -> None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from loyalty import sql
+from loyalty import sql, tiers
 from loyalty.errors import BadInput
 from loyalty.facts import Segment
 from loyalty.programs import Program
@@ -142,11 +142,14 @@ class _Where:
     def add(self, condition: str) -> None:
         self.conditions.append(condition)
 
-    def ids(self, column: str, ids: Sequence[str]) -> None:
+    def among(self, column: str, values: Sequence[str] | Sequence[int], kind: str = "text") -> str:
+        """`column` is one of `values` (any number: one parameter, not one per value)."""
         if sql.is_postgres():
-            self.add(f"{column} = ANY({self.mark(list(ids))}::text[])")
-        else:
-            self.add(f"{column} IN (SELECT value FROM json_each({self.mark(json.dumps(list(ids)))}))")
+            return f"{column} = ANY({self.mark(list(values))}::{kind}[])"
+        return f"{column} IN (SELECT value FROM json_each({self.mark(json.dumps(list(values)))}))"
+
+    def ids(self, column: str, ids: Sequence[str]) -> None:
+        self.add(self.among(column, ids))
 
     def bought(self, category: str | None, since: datetime | None) -> None:
         inner = [
@@ -164,10 +167,18 @@ class _Where:
             " JOIN event e ON e.id = i.event_id WHERE " + " AND ".join(inner) + ")"
         )
 
-    def tier(self, program: Program, tier: str) -> None:
+    async def tier(self, program: Program, tier: str) -> None:
+        """The wallet's tier now (TK-05): the staff's where set, else what its spend earns."""
         if tier not in program.tiers:
             raise BadInput(f"program {program.id!r} has no tier {tier!r}")
-        self.add(f"w.tier = {self.mark(tier)}")
+        no_spend, earned = await tiers.spend_earned_tiers(program)
+        staff = f"w.tier = {self.mark(tier)}"
+        if no_spend == tier:  # every wallet without a staff tier, but recent buyers who earned another
+            others = [wallet for wallet, got in earned.items() if got != tier]
+            self.add(f"({staff} OR (w.tier IS NULL AND NOT {self.among('w.id', others, 'bigint')}))")
+        else:
+            same = [wallet for wallet, got in earned.items() if got == tier]
+            self.add(f"({staff} OR (w.tier IS NULL AND {self.among('w.id', same, 'bigint')}))")
 
 
 def resolve_segment(program: Program, audience: Audience) -> Segment | None:
@@ -186,7 +197,7 @@ def resolve_segment(program: Program, audience: Audience) -> Segment | None:
     return found
 
 
-def condition(program: Program, audience: Audience, first_param: int = 1) -> tuple[str, list[Any]]:
+async def condition(program: Program, audience: Audience, first_param: int = 1) -> tuple[str, list[Any]]:
     """The audience as one SQL condition over `wallet w JOIN participant p`, with its
     parameters numbered from `$first_param`. Plugin segments are asked now."""
     where = _Where(first_param)
@@ -194,7 +205,7 @@ def condition(program: Program, audience: Audience, first_param: int = 1) -> tup
     where.add("w.status = 'ACTIVE'")
     where.add("p.status = 'ACTIVE'")
     if audience.tier is not None:
-        where.tier(program, audience.tier)
+        await where.tier(program, audience.tier)
     if audience.customer_ids is not None:
         where.ids("p.customer_id", audience.customer_ids)
     if audience.bought_category is not None or audience.bought_since is not None:
@@ -202,7 +213,7 @@ def condition(program: Program, audience: Audience, first_param: int = 1) -> tup
     segment = resolve_segment(program, audience)
     if segment is not None:
         if segment.tier is not None:
-            where.tier(program, segment.tier)
+            await where.tier(program, segment.tier)
         if segment.customer_ids is not None:
             where.ids("p.customer_id", segment.customer_ids)
         if segment.bought_category is not None or segment.bought_since is not None:
@@ -220,6 +231,6 @@ FROM = "wallet w JOIN participant p ON p.id = w.participant_id"
 
 async def count(program: Program, audience: Audience) -> int:
     """How many participants the audience matches now (AudiencePreview.count). Changes nothing."""
-    where, params = condition(program, audience)
+    where, params = await condition(program, audience)
     rows = await sql.fetch(f"SELECT COUNT(*) AS n FROM {FROM} WHERE {where}", *params)
     return int(rows[0]["n"])

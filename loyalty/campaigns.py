@@ -34,6 +34,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from tortoise.transactions import in_transaction
 
@@ -81,18 +82,6 @@ class Progress:
 
     granted: int = 0
     skipped: int = 0
-
-
-@dataclass(frozen=True)
-class Report:
-    """What a campaign did (CA-05): participants granted and skipped, bonuses granted,
-    spent and burned."""
-
-    granted: int
-    skipped: int
-    bonus_granted: int
-    bonus_spent: int
-    bonus_burned: int
 
 
 @dataclass(frozen=True)
@@ -225,7 +214,7 @@ async def launch(catalog: Catalog, campaign_id: str | int) -> tuple[Campaign, Wo
         if expires is not None and expires <= now:
             raise BadInput("the campaign's expiresAt has passed: its gifts would be void")
         program = catalog.get(campaign.program_id)
-        where, params = audiences.condition(program, Audience.from_json(campaign.audience), first_param=2)
+        where, params = await audiences.condition(program, Audience.from_json(campaign.audience), first_param=2)
         await sql.execute(
             "INSERT INTO campaign_member (campaign_id, seq, participant_id, wallet_id)"
             " SELECT CAST($1 AS BIGINT), ROW_NUMBER() OVER (ORDER BY w.id), p.id, w.id"
@@ -578,19 +567,24 @@ async def grant_batch(campaign_id: int, batch_no: int) -> BatchOutcome:
     return BatchOutcome("granted", granted, skipped)
 
 
-async def progress(campaign_ids: Sequence[int]) -> dict[int, Progress]:
-    """Participants granted and skipped per campaign, from the committed batches."""
+async def _per_campaign(query: str, campaign_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """Run a `GROUP BY campaign_id` query over the ids put in its `{ids}`; a row per campaign asked."""
     ids = list(dict.fromkeys(int(i) for i in campaign_ids))
     if not ids:
         return {}
     marks = ", ".join(f"${n + 1}" for n in range(len(ids)))
-    rows = await sql.fetch(
-        "SELECT campaign_id, COALESCE(SUM(granted), 0) AS granted, COALESCE(SUM(skipped), 0) AS skipped"
-        f" FROM campaign_batch WHERE campaign_id IN ({marks}) AND done_at IS NOT NULL GROUP BY campaign_id",
-        *ids,
+    found = {int(row["campaign_id"]): row for row in await sql.fetch(query.format(ids=marks), *ids)}
+    return {i: found.get(i, {}) for i in ids}
+
+
+async def progress(campaign_ids: Sequence[int]) -> dict[int, Progress]:
+    """Participants granted and skipped per campaign, from the committed batches."""
+    rows = await _per_campaign(
+        "SELECT campaign_id, SUM(granted) AS granted, SUM(skipped) AS skipped FROM campaign_batch"
+        " WHERE campaign_id IN ({ids}) AND done_at IS NOT NULL GROUP BY campaign_id",
+        campaign_ids,
     )
-    found = {int(r["campaign_id"]): Progress(int(r["granted"]), int(r["skipped"])) for r in rows}
-    return {i: found.get(i, Progress()) for i in ids}
+    return {i: Progress(int(r.get("granted") or 0), int(r.get("skipped") or 0)) for i, r in rows.items()}
 
 
 async def counted(campaign_id: int) -> Progress:
@@ -605,35 +599,24 @@ async def counted(campaign_id: int) -> Progress:
     return Progress(granted, int(rows[0]["n"]) - granted)
 
 
-async def bonus_spent(campaign_id: int) -> int:
-    """Bonuses of the campaign's GIFT lots taken for good (paid orders, debits) (CA-05)."""
-    rows = await sql.fetch(
-        "SELECT COALESCE(SUM(d.amount), 0) AS n FROM draw d JOIN lot l ON l.id = d.lot_id"
-        " WHERE l.campaign_id = $1 AND l.kind = 'GIFT' AND d.entry_id IS NOT NULL",
-        campaign_id,
+async def bonuses_spent(campaign_ids: Sequence[int]) -> dict[int, int]:
+    """Per campaign, bonuses of its GIFT lots taken for good (paid orders, debits) (CA-05)."""
+    rows = await _per_campaign(
+        "SELECT l.campaign_id, SUM(d.amount) AS n FROM draw d JOIN lot l ON l.id = d.lot_id"
+        " WHERE l.campaign_id IN ({ids}) AND l.kind = 'GIFT' AND d.entry_id IS NOT NULL GROUP BY l.campaign_id",
+        campaign_ids,
     )
-    return int(rows[0]["n"])
+    return {i: int(r.get("n") or 0) for i, r in rows.items()}
 
 
-async def bonus_burned(campaign_id: int) -> int:
-    """Bonuses of the campaign that burned: its BURN entries (CA-05, LB-04, LB-14)."""
-    rows = await sql.fetch(
-        "SELECT COALESCE(SUM(amount), 0) AS n FROM entry WHERE campaign_id = $1 AND kind = 'BURN'",
-        campaign_id,
+async def bonuses_burned(campaign_ids: Sequence[int]) -> dict[int, int]:
+    """Per campaign, bonuses that burned: its BURN entries (CA-05, LB-04, LB-14)."""
+    rows = await _per_campaign(
+        "SELECT campaign_id, SUM(amount) AS n FROM entry"
+        " WHERE campaign_id IN ({ids}) AND kind = 'BURN' GROUP BY campaign_id",
+        campaign_ids,
     )
-    return -int(rows[0]["n"])
-
-
-async def report(campaign: Campaign) -> Report:
-    """Everything CA-05 asks of one campaign."""
-    done = (await progress([campaign.id]))[campaign.id]
-    return Report(
-        granted=done.granted,
-        skipped=done.skipped,
-        bonus_granted=done.granted * campaign.amount,
-        bonus_spent=await bonus_spent(campaign.id),
-        bonus_burned=await bonus_burned(campaign.id),
-    )
+    return {i: -int(r.get("n") or 0) for i, r in rows.items()}
 
 
 @dataclass(frozen=True)

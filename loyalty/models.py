@@ -105,8 +105,8 @@ class Wallet(Model):
     participant_id: int
     program_id = fields.CharField(max_length=64)
     status = fields.CharEnumField(WalletStatus, default=WalletStatus.PENDING, max_length=16)
+    # Set by staff only (setTier); null: the tier follows spend (loyalty.tiers).
     tier = fields.CharField(max_length=32, null=True)
-    tier_by_staff = fields.BooleanField(default=False)
     debt = fields.IntField(default=0)
     rules_accepted_at = fields.DatetimeField()
     rules_version = fields.CharField(max_length=64)

@@ -2,7 +2,7 @@
 
 A tier is computed when it is needed, never stored from spend: spend falls out of
 the 365-day window by itself, so a stored tier would go stale. What is stored is
-the staff's choice (`Wallet.tier` with `tier_by_staff`), which wins over spend.
+the staff's choice (`Wallet.tier`, null until staff set one), which wins over spend.
 The program's rules (`tier_for` in plugins) turn spend into a tier.
 """
 
@@ -52,7 +52,7 @@ def tier_from(program: Program, wallet: Wallet, spend: Decimal, who: Participant
     """The wallet's tier: the staff's where staff set one, else what the spend earns."""
     if not program.tiers:
         return None
-    if wallet.tier_by_staff and wallet.tier in program.tiers:
+    if wallet.tier in program.tiers:
         return wallet.tier
     facts = who or ParticipantFacts(id=str(wallet.participant_id), wallet_status=wallet.status)
     return program.rules.tier(spend, facts)
@@ -76,6 +76,26 @@ async def tier_of(program: Program, wallet: Wallet | None, who: ParticipantFacts
     return tier_from(program, wallet, spend[wallet.id], who)
 
 
+async def spend_earned_tiers(program: Program) -> tuple[str | None, dict[int, str | None]]:
+    """Where spend decides a wallet's tier in the program (no staff tier): the tier that no
+    spend earns, and the tier of each such wallet that spent in the last 365 days.
+
+    Every other wallet without a staff tier has the first answer. For audiences (CA-02),
+    which filter millions of wallets by tier: only recent buyers need computing.
+    """
+    if not program.tiers:
+        return None, {}
+    nobody = ParticipantFacts(id="", wallet_status=None)
+    no_spend = program.rules.tier(Decimal("0.00"), nobody)
+    since = clock.now() - WINDOW
+    buyers = await Order.filter(
+        program_id=program.id, wallet_id__isnull=False, status__in=list(COUNTED), paid_at__gt=since
+    ).values_list("wallet_id", flat=True)
+    wallets = await Wallet.filter(id__in=list(set(buyers)), tier__isnull=True)
+    spend = await spend_365_days([wallet.id for wallet in wallets])
+    return no_spend, {wallet.id: tier_from(program, wallet, spend[wallet.id]) for wallet in wallets}
+
+
 async def set_tier(catalog: Catalog, customer_id: str, program_id: str, tier: str) -> Wallet:
     """Staff assign a wallet's tier by hand (setTier); it stands until staff change it.
 
@@ -91,8 +111,7 @@ async def set_tier(catalog: Catalog, customer_id: str, program_id: str, tier: st
         if wallet is None:
             raise NotFound(f"participant {customer_id!r} has no wallet in {program.id!r}")
         wallet.tier = tier
-        wallet.tier_by_staff = True
-        await wallet.save(update_fields=["tier", "tier_by_staff"])
+        await wallet.save(update_fields=["tier"])
     program.rules.notify(
         Notification(kind="tier_set", program_id=program.id, at=clock.now(), participant_id=customer_id, detail=tier)
     )

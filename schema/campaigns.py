@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import strawberry
-from strawberry.dataloader import DataLoader
 from strawberry.scalars import JSON
 
 from loyalty import audiences, campaigns
@@ -59,22 +57,6 @@ class AudiencePreview:
     count: int
 
 
-def _loaders(info: Info) -> tuple[DataLoader[int, int], DataLoader[int, int]]:
-    """Per-request loaders of a campaign's spent and burned bonuses."""
-    found: Any = getattr(info.context, "_campaign_loaders", None)
-    if found is None:
-
-        async def spent(ids: list[int]) -> list[int]:
-            return [await campaigns.bonus_spent(i) for i in ids]
-
-        async def burned(ids: list[int]) -> list[int]:
-            return [await campaigns.bonus_burned(i) for i in ids]
-
-        found = (DataLoader(load_fn=spent), DataLoader(load_fn=burned))
-        info.context._campaign_loaders = found  # type: ignore[attr-defined]
-    return found  # type: ignore[no-any-return]
-
-
 @strawberry.type(description="A gift campaign (CA-01..CA-05).")
 class Campaign:
     id: strawberry.ID
@@ -117,11 +99,11 @@ class Campaign:
 
     @strawberry.field(description="Of bonusGranted, bonuses spent so far (CA-05).")
     async def bonus_spent(self, info: Info) -> int:
-        return await _loaders(info)[0].load(int(self.id))
+        return await info.context.loaders.campaign_spent.load(int(self.id))
 
     @strawberry.field(description="Of bonusGranted, bonuses burned so far (CA-05, LB-14).")
     async def bonus_burned(self, info: Info) -> int:
-        return await _loaders(info)[1].load(int(self.id))
+        return await info.context.loaders.campaign_burned.load(int(self.id))
 
 
 async def _shaped(row: CampaignRow) -> Campaign:

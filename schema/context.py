@@ -8,7 +8,7 @@ from typing import Any
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info as StrawberryInfo
 
-from loyalty import ledger, participants, refunds, tiers
+from loyalty import campaigns, ledger, participants, refunds, tiers
 from loyalty.access import Caller
 from loyalty.ledger import Balance, BurnForecast
 from loyalty.models import Refund, Wallet
@@ -38,6 +38,16 @@ def _tier_loader(catalog: Catalog) -> DataLoader[Wallet, str | None]:
     return DataLoader(load_fn=load, cache_key_fn=lambda wallet: wallet.id)
 
 
+async def _campaign_spent(ids: list[int]) -> list[int]:
+    found = await campaigns.bonuses_spent(ids)
+    return [found[i] for i in ids]
+
+
+async def _campaign_burned(ids: list[int]) -> list[int]:
+    found = await campaigns.bonuses_burned(ids)
+    return [found[i] for i in ids]
+
+
 async def _refunds(ids: list[str]) -> list[list[Refund]]:
     found = await refunds.refunds_of(ids)
     return [found[i] for i in ids]
@@ -51,6 +61,8 @@ class Loaders:
     next_burn: DataLoader[int, BurnForecast | None] = field(default_factory=lambda: DataLoader(load_fn=_burns))
     wallets: DataLoader[int, list[Wallet]] = field(default_factory=lambda: DataLoader(load_fn=_wallets))
     refunds: DataLoader[str, list[Refund]] = field(default_factory=lambda: DataLoader(load_fn=_refunds))
+    campaign_spent: DataLoader[int, int] = field(default_factory=lambda: DataLoader(load_fn=_campaign_spent))
+    campaign_burned: DataLoader[int, int] = field(default_factory=lambda: DataLoader(load_fn=_campaign_burned))
 
 
 class Context:

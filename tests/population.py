@@ -46,9 +46,9 @@ async def populate(
         participant_status,
     )
     await sql.execute(
-        "INSERT INTO wallet (participant_id, program_id, status, tier, tier_by_staff, debt,"
+        "INSERT INTO wallet (participant_id, program_id, status, tier, debt,"
         " rules_accepted_at, rules_version, joined_at)"
-        " SELECT p.id, $2, $3, $4, FALSE, 0, $5, $6, $5 FROM participant p"
+        " SELECT p.id, $2, $3, $4, 0, $5, $6, $5 FROM participant p"
         " WHERE p.customer_id LIKE CAST($1 AS TEXT) || '%'",
         prefix,
         program_id,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -39,12 +39,24 @@ def verified(customer_id: str) -> Identity:
     return Identity(customer_id=customer_id, email=f"{customer_id}@example.com", email_verified=True)
 
 
-async def join(catalog: Catalog, customer_id: str, program: str = PROGRAM, verified_contact: bool = True) -> Wallet:
+async def join(
+    catalog: Catalog,
+    customer_id: str,
+    program: str = PROGRAM,
+    verified_contact: bool = True,
+    birth_date: date | None = None,
+) -> Wallet:
     identity = verified(customer_id) if verified_contact else Identity(customer_id=customer_id)
     _, wallet = await participants.join(
         catalog,
         identity,
-        JoinRequest(program_id=program, accept_rules=True, personal_data_consent=True, marketing_consent=False),
+        JoinRequest(
+            program_id=program,
+            accept_rules=True,
+            personal_data_consent=True,
+            marketing_consent=False,
+            birth_date=birth_date,
+        ),
     )
     return wallet
 

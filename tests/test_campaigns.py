@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
 
-from loyalty import audiences, campaigns, clock, ledger, participants
+from loyalty import audiences, campaigns, clock, ledger, orders, participants, tiers
 from loyalty.errors import BadInput, Conflict
 from loyalty.facts import Segment
 from loyalty.models import Campaign, CampaignGrant, CampaignStatus, Entry, EntryKind, Lot, Wallet, WalletStatus
@@ -612,3 +612,24 @@ async def test_ca03_cli_list_prints_recent_campaigns(catalog: Catalog) -> None:
     parsed = cli.build_parser().parse_args(["campaign", "watch", "7", "--interval", "0.5"])
     assert (parsed.id, parsed.interval, parsed.run) == ("7", 0.5, campaign_cli.watch_command)
     assert cli.build_parser().parse_args(["campaign", "list"]).run is campaign_cli.list_command
+
+
+async def test_ca02_a_tier_audience_counts_tiers_earned_by_spend_and_set_by_staff() -> None:
+    # tkt-ge: Basic from 0, Silver from 500, Gold from 1,500 GEL spent in 365 days (plugins.toml).
+    catalog = scenario.plugin_host().catalog
+    program = catalog.get("tkt-ge")
+    for who in ("spender", "saver", "staffed"):
+        await scenario.join(catalog, who, program="tkt-ge", birth_date=date(1990, 5, 1))  # adults (TK-07)
+    await scenario.event("film", category="cinema", organizer="org-1")
+    await orders.record_order(
+        catalog, scenario.draft("o-gold", "spender", scenario.ticket("t1", "film", "1600.00"), program="tkt-ge")
+    )
+    await orders.pay_order(catalog, "o-gold")  # 1,600 paid: Gold by spend, no staff tier stored
+    await tiers.set_tier(catalog, "staffed", "tkt-ge", "Gold")  # Gold by staff, nothing spent
+
+    async def count(tier: str) -> int:
+        return await audiences.count(program, audiences.audience(tier=tier))
+
+    assert await count("Gold") == 2  # spender (spend) + staffed (staff)
+    assert await count("Basic") == 1  # saver: no spend earns Basic
+    assert await count("Silver") == 0

@@ -230,7 +230,6 @@ class Migration(migrations.Migration):
                 ('program_id', fields.CharField(max_length=64)),
                 ('status', fields.CharEnumField(default=WalletStatus.PENDING, description='PENDING: PENDING\nACTIVE: ACTIVE\nBLOCKED: BLOCKED', enum_type=WalletStatus, max_length=16)),
                 ('tier', fields.CharField(null=True, max_length=32)),
-                ('tier_by_staff', fields.BooleanField(default=False)),
                 ('debt', fields.IntField(default=0)),
                 ('rules_accepted_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
                 ('rules_version', fields.CharField(max_length=64)),
