@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from loyalty.errors import Forbidden, Unauthenticated
 from loyalty.participants import Identity
-from loyalty.programs import Catalog, Program
+from loyalty.programs import Catalog
 
 
 class Role(StrEnum):
@@ -37,8 +37,8 @@ def require(caller: Caller | None, *roles: Role) -> Caller:
     return caller
 
 
-def require_program_staff(caller: Caller | None, catalog: Catalog, program_id: str | None) -> Program | None:
-    """Admin on any program; a partner only on programs it owns; program None: admin only."""
+def require_program_staff(caller: Caller | None, catalog: Catalog, program_id: str | None) -> Caller:
+    """The caller, if admin (any program) or a partner owning the program; program None: admin only."""
     who = require(caller, Role.ADMIN, Role.PARTNER)
     program = catalog.get(program_id) if program_id is not None else None
     if who.role is Role.PARTNER:
@@ -46,7 +46,7 @@ def require_program_staff(caller: Caller | None, catalog: Catalog, program_id: s
             raise Forbidden("only an admin acts on every program at once")
         if program.owner is None or program.owner != who.partner:
             raise Forbidden(f"partner {who.partner!r} does not own program {program.id!r}")
-    return program
+    return who
 
 
 def visible_programs(caller: Caller, catalog: Catalog) -> set[str] | None:

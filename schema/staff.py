@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from loyalty import adjustments, participants
-from loyalty.access import Role, require, require_program_staff, visible_programs
+from loyalty.access import require_program_staff, visible_programs
 from schema.context import Info
 from schema.participants import LedgerEntry, Participant, ParticipantPayload
 
@@ -45,8 +45,7 @@ class Mutation:
     async def block_participant(
         self, info: Info, id: strawberry.ID, reason: str, program_id: strawberry.ID | None = None
     ) -> ParticipantPayload:
-        require_program_staff(info.context.caller, info.context.catalog, program_id)
-        caller = require(info.context.caller, Role.ADMIN, Role.PARTNER)
+        caller = require_program_staff(info.context.caller, info.context.catalog, program_id)
         row = await participants.block(info.context.catalog, id, program_id, reason, actor=caller.sub)
         return ParticipantPayload(participant=Participant.of(row, visible_programs(caller, info.context.catalog)))
 
@@ -54,7 +53,6 @@ class Mutation:
     async def unblock_participant(
         self, info: Info, id: strawberry.ID, reason: str, program_id: strawberry.ID | None = None
     ) -> ParticipantPayload:
-        require_program_staff(info.context.caller, info.context.catalog, program_id)
-        caller = require(info.context.caller, Role.ADMIN, Role.PARTNER)
+        caller = require_program_staff(info.context.caller, info.context.catalog, program_id)
         row = await participants.unblock(info.context.catalog, id, program_id, reason, actor=caller.sub)
         return ParticipantPayload(participant=Participant.of(row, visible_programs(caller, info.context.catalog)))
