@@ -10,7 +10,7 @@ writes N participants with ACTIVE wallets (set-based), then:
 - campaign floor: ONE INSERT ... SELECT (a data-modifying WITH) writing the same GIFT
   lots and GIFT entries the campaign writes, for every wallet;
 - campaign: launch (the audience fixed: members and batches written) and two
-  `arq workers.WorkerSettings` processes granting every batch, until FINISHED; it
+  `arq gateway.worker.WorkerSettings` processes granting every batch, until FINISHED; it
   also writes the grants (unique per campaign and participant) the floor does not;
 - burn floor: ONE statement writing a BURN entry for each of the N expired gift lots
   and zeroing them;
@@ -42,10 +42,11 @@ import asyncpg  # noqa: E402
 
 from gateway import db  # noqa: E402
 from loyalty import audiences, campaigns, clock, ledger, sql  # noqa: E402
+from loyalty.jobs import dispatch  # noqa: E402
 from loyalty.models import Campaign, CampaignStatus  # noqa: E402
 from plugins.manager import build  # noqa: E402
 from tests.population import populate  # noqa: E402
-from workers.queue import ArqQueue, dispatch  # noqa: E402
+from workers.queue import ArqQueue  # noqa: E402
 
 PROGRAM = "live-brighter"
 AMOUNT = 100
@@ -106,7 +107,11 @@ def start_worker(database_url: str, redis_url: str, queue_name: str) -> subproce
     }
     arq = Path(sys.executable).with_name("arq")
     return subprocess.Popen(
-        [str(arq), "workers.WorkerSettings"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [str(arq), "gateway.worker.WorkerSettings"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from datetime import timedelta
 from typing import Any
 
 from starlette.applications import Starlette
@@ -28,6 +29,7 @@ from plugins.manager import PluginHost, build
 from schema import build_schema
 from schema.context import Context
 from workers.queue import ArqQueue, InProcessQueue
+from workers.schedule import SCHEDULE, Periodic, due, tick
 
 log = logging.getLogger("loyalty.gateway")
 
@@ -39,18 +41,17 @@ def job_queue(settings: Settings) -> ArqQueue | InProcessQueue:
     return InProcessQueue()
 
 
-def in_process_cron(queue: InProcessQueue, every: float = 15.0, burn_every: float = 300.0) -> asyncio.Task[None]:
-    """The workers' cron, for a gateway without Redis: sweep every 15 s, burn every 5 min."""
+def in_process_cron(queue: InProcessQueue, schedule: Sequence[Periodic] = SCHEDULE) -> asyncio.Task[None]:
+    """The workers' cron (`workers.schedule`), for a gateway without Redis."""
+    step = tick(schedule)
 
     async def loop() -> None:
-        waited = burn_every
+        elapsed = timedelta(0)
         while True:
-            await queue.enqueue("sweep", job_id="sweep")
-            if waited >= burn_every:
-                await queue.enqueue("burn_expired", job_id="burn_expired")
-                waited = 0.0
-            await asyncio.sleep(every)
-            waited += every
+            for job in due(elapsed, schedule):
+                await queue.enqueue(job, job_id=job)
+            await asyncio.sleep(step.total_seconds())
+            elapsed += step
 
     return asyncio.get_running_loop().create_task(loop())
 

@@ -13,7 +13,7 @@ class Settings(BaseSettings):
 
     database_url: str = Field(default="sqlite://loyalty.sqlite3", alias="DATABASE_URL")
     redis_url: str | None = Field(default=None, alias="REDIS_URL")
-    # The arq queue the gateway enqueues to and `arq workers.WorkerSettings` drains.
+    # The arq queue the gateway enqueues to and `arq gateway.worker.WorkerSettings` drains.
     queue_name: str = Field(default="arq:queue", alias="LOYALTY_QUEUE")
     # Participants per campaign batch (one job, one transaction each).
     campaign_batch_size: int = Field(default=5000, alias="LOYALTY_CAMPAIGN_BATCH")

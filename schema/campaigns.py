@@ -9,11 +9,11 @@ from strawberry.scalars import JSON
 
 from loyalty import audiences, campaigns
 from loyalty.access import Role, require
+from loyalty.jobs import dispatch
 from loyalty.models import Campaign as CampaignRow
 from loyalty.models import CampaignStatus as CampaignStatusEnum
 from schema.context import Info
 from schema.relay import PageInfo, page_info
-from workers.queue import dispatch
 
 CampaignStatus = strawberry.enum(CampaignStatusEnum, name="CampaignStatus")
 

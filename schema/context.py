@@ -10,6 +10,7 @@ from strawberry.types import Info as StrawberryInfo
 
 from loyalty import campaigns, ledger, participants, refunds, tiers
 from loyalty.access import Caller
+from loyalty.jobs import Queue
 from loyalty.ledger import Balance, BurnForecast
 from loyalty.models import Refund, Wallet
 from loyalty.programs import Catalog
@@ -74,11 +75,11 @@ class Context:
         read_caller: Any,
         request: Any = None,
         response: Any = None,
-        queue: Any = None,
+        queue: Queue | None = None,
         campaign_batch_size: int | None = None,
     ) -> None:
         self.catalog = catalog
-        # Where campaign work goes (workers.queue: arq, or this process); None: nowhere.
+        # Where campaign work goes (handed in by the gateway: arq, or this process); None: nowhere.
         self.queue = queue
         self.campaign_batch_size = campaign_batch_size
         self._read_caller = read_caller

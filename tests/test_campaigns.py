@@ -15,6 +15,7 @@ import pytest
 from loyalty import audiences, campaigns, clock, ledger, orders, participants, tiers
 from loyalty.errors import BadInput, Conflict
 from loyalty.facts import Segment
+from loyalty.jobs import dispatch
 from loyalty.models import Campaign, CampaignGrant, CampaignStatus, Entry, EntryKind, Lot, Wallet, WalletStatus
 from loyalty.programs import Catalog
 from plugins import hookimpl
@@ -23,7 +24,7 @@ from tests import scenario
 from tests.gql import Client, error_code, participant_token, token
 from tests.population import populate
 from workers import jobs
-from workers.queue import InProcessQueue, dispatch
+from workers.queue import InProcessQueue
 
 PROGRAM = scenario.PROGRAM
 MARKETER = token("marketer", "console")

@@ -2,7 +2,7 @@
 
 In-process burst workers (as arq's own tests run them) prove the jobs, their JSON
 serialization and the collapsing of duplicate jobs; the crash test runs real
-`arq workers.WorkerSettings` processes, SIGKILLs one in the middle of a campaign,
+`arq gateway.worker.WorkerSettings` processes, SIGKILLs one in the middle of a campaign,
 loses the queue, and checks that restarted workers finish it with every audience
 member granted exactly once.
 
@@ -26,12 +26,13 @@ from pathlib import Path
 import pytest
 
 from loyalty import campaigns
+from loyalty.jobs import dispatch
 from loyalty.models import Campaign, CampaignMember, CampaignStatus, Entry, EntryKind, Lot, Wallet, WalletStatus
 from loyalty.programs import Catalog
 from tests import scenario
 from tests.population import populate
-from workers import WorkerSettings
-from workers.queue import ArqQueue, deserialize, dispatch, serialize
+from workers import worker
+from workers.queue import ArqQueue, deserialize, serialize
 
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = os.environ.get("LOYALTY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -75,7 +76,7 @@ def burst_worker(queue: ArqQueue, pool: object) -> object:
     from arq.worker import Worker
 
     return Worker(
-        functions=WorkerSettings.functions,
+        functions=worker.functions(),
         queue_name=queue.queue_name,
         redis_pool=pool,
         burst=True,
@@ -202,7 +203,7 @@ def start_worker(database_url: str, queue: ArqQueue, log: Path) -> subprocess.Po
     }
     arq = Path(sys.executable).with_name("arq")
     return subprocess.Popen(
-        [str(arq), "workers.WorkerSettings"], cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT
+        [str(arq), "gateway.worker.WorkerSettings"], cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT
     )
 
 

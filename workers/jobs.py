@@ -1,15 +1,17 @@
 """The job functions: thin, each parses its arguments and calls one `loyalty` function.
 
 arq calls them as `fn(ctx, *args)`; the in-process queue calls them the same way.
-`ctx["queue"]` is where follow-up work goes.
+`ctx["queue"]` is where follow-up work goes (a `loyalty.jobs.Queue`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from loyalty import campaigns, ledger
-from workers.queue import dispatch
+from loyalty import jobs as names
+from loyalty.jobs import dispatch
 
 
 async def grant_batch(ctx: dict[str, Any], campaign_id: int, batch_no: int) -> dict[str, Any]:
@@ -40,9 +42,9 @@ async def burn_expired(ctx: dict[str, Any]) -> int:
     return await ledger.burn_expired()
 
 
-FUNCTIONS = {
-    "grant_batch": grant_batch,
-    "start_campaign": start_campaign,
-    "sweep": sweep,
-    "burn_expired": burn_expired,
+FUNCTIONS: dict[str, Callable[..., Awaitable[Any]]] = {
+    names.GRANT_BATCH: grant_batch,
+    names.START_CAMPAIGN: start_campaign,
+    names.SWEEP: sweep,
+    names.BURN_EXPIRED: burn_expired,
 }

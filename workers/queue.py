@@ -1,6 +1,6 @@
-"""Where jobs go: arq on Redis when REDIS_URL is set, this process otherwise.
+"""Where jobs go: arq on Redis, or this process; the gateway picks one and hands it in.
 
-Both queues take the same calls (`enqueue(function, *args, job_id=..., defer_until=...)`)
+Both queues are a `loyalty.jobs.Queue` (`enqueue(function, *args, job_id=..., defer_until=...)`)
 and run the same job functions (`workers.jobs`). A job id makes a job unique while it
 waits or runs: enqueueing it again is a no-op, so the sweeper may re-enqueue freely.
 The database, not the queue, says what is done; a lost queue loses no work.
@@ -15,9 +15,10 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
-from loyalty import campaigns, clock
+from loyalty import clock
+from workers import jobs
 
 log = logging.getLogger("loyalty.jobs")
 
@@ -32,24 +33,8 @@ def deserialize(data: bytes) -> Any:
     return json.loads(data)
 
 
-class Queue(Protocol):
-    """What schema resolvers and jobs enqueue to."""
-
-    async def enqueue(
-        self, function: str, *args: Any, job_id: str | None = None, defer_until: datetime | None = None
-    ) -> None: ...
-
-
-async def dispatch(queue: Queue, work: campaigns.Work) -> None:
-    """Enqueue a campaign's work: its batches now, or its start at startsAt."""
-    if work.start_at is not None:
-        await queue.enqueue("start_campaign", work.campaign_id, job_id=f"start:{work.token}", defer_until=work.start_at)
-    for batch_no in work.batches:
-        await queue.enqueue("grant_batch", work.campaign_id, batch_no, job_id=campaigns.job_id(work.token, batch_no))
-
-
 class ArqQueue:
-    """Enqueues to arq (workers run the jobs: `arq workers.WorkerSettings`)."""
+    """Enqueues to arq (workers run the jobs: `arq gateway.worker.WorkerSettings`)."""
 
     def __init__(self, redis_url: str, queue_name: str, pool: Any = None) -> None:
         self.redis_url = redis_url
@@ -96,11 +81,7 @@ class InProcessQueue:
     """
 
     def __init__(self, functions: dict[str, Job] | None = None) -> None:
-        if functions is None:
-            from workers import jobs
-
-            functions = jobs.FUNCTIONS
-        self.functions = functions
+        self.functions = jobs.FUNCTIONS if functions is None else functions
         self._pending: set[str] = set()
         self._queue: asyncio.Queue[tuple[str, tuple[Any, ...], str | None]] | None = None
         self._runner: asyncio.Task[None] | None = None
