@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TextIO
 
+from gateway.commands import check_sqlite_folder, with_database
 from gateway.settings import Settings
 from loyalty import campaigns, sql
 from loyalty.models import Campaign, CampaignStatus
@@ -137,8 +138,6 @@ async def rows(limit: int = 20) -> list[str]:
 
 def _run(work: Any) -> int:
     """Run a command's coroutine function with the ORM open, as every `loyalty` command does."""
-    from gateway.cli import check_sqlite_folder, with_database  # the cli imports this module
-
     url = Settings().database_url
     check_sqlite_folder(url)
     return int(asyncio.run(with_database(url, work)))

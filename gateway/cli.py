@@ -13,26 +13,21 @@ import os
 import secrets
 import shlex
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from gateway import db
 from gateway.auth import issue
 from gateway.campaign_cli import add_campaign
+from gateway.commands import CommandError, check_sqlite_folder, with_database
 from gateway.settings import Settings
 from loyalty.access import Role
 
-T = TypeVar("T")
-
 APP = "gateway.app:app"
 DEMO_DATABASE = "loyalty-demo.sqlite3"
-
-
-class CommandError(Exception):
-    """A command cannot run; the message says why and what to do."""
 
 
 def _settings() -> Settings:
@@ -119,28 +114,6 @@ async def apply_migrations(database_url: str, out: Callable[[str], None] = print
     finally:
         await Tortoise.close_connections()
     return applied
-
-
-def check_sqlite_folder(database_url: str) -> None:
-    """Refuse an SQLite file whose folder does not exist (Tortoise would hang on it, not fail)."""
-    if not database_url.startswith("sqlite://"):
-        return
-    path = database_url.removeprefix("sqlite://").split("?", 1)[0]
-    if path and path != ":memory:" and not Path(path).resolve().parent.is_dir():
-        raise CommandError(f"cannot create the SQLite file {path}: its folder does not exist")
-
-
-async def with_database(database_url: str, work: Callable[[], Awaitable[T]]) -> T:
-    """Run `work` with the ORM open on the database, for commands that read or write it.
-
-    No global fallback: a command that then serves (demo) has the app's lifespan open
-    the ORM again, with it, under uvicorn.
-    """
-    await db.start(database_url, global_fallback=False)
-    try:
-        return await work()
-    finally:
-        await db.stop()
 
 
 def migrate(args: argparse.Namespace) -> int:

@@ -47,10 +47,10 @@ def test_the_old_worker_path_says_where_it_went() -> None:
 
 
 def test_the_schedule_sweeps_every_15_seconds_and_burns_every_5_minutes() -> None:
-    assert SCHEDULE == (
+    assert (
         Periodic(SWEEP, timedelta(seconds=15), run_at_startup=True),
         Periodic(BURN_EXPIRED, timedelta(minutes=5), run_at_startup=True),
-    )
+    ) == SCHEDULE
     assert tick() == timedelta(seconds=15)
     assert due(timedelta(0)) == [SWEEP, BURN_EXPIRED]
     assert due(timedelta(seconds=15)) == [SWEEP]
