@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import strawberry
-from strawberry.extensions import MaxTokensLimiter, ParserCache, SchemaExtension
+from strawberry.extensions import MaxTokensLimiter, SchemaExtension
 
 from schema import campaigns, club, orders, participants, programs, promo_codes, reports, staff
 from schema.errors import ContractErrors
-from schema.validation import CachedValidation, limit_rules
+from schema.validation import CachedParsing, CachedValidation, limit_rules
 
 
 @strawberry.type
@@ -40,7 +40,7 @@ def build_schema(
     extensions: list[Callable[[], SchemaExtension]] = [
         ContractErrors,
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
-        lambda: ParserCache(maxsize=1024),
+        lambda: CachedParsing(maxsize=1024),
         lambda: CachedValidation(rules),
     ]
     return strawberry.Schema(query=Query, mutation=Mutation, extensions=extensions)

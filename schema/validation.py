@@ -5,6 +5,10 @@ its validation cache miss every time; validating dominated a mobile read. Here t
 limit rules are built once per schema, and validation results are cached by (schema,
 document, rules). The parser cache hands back the same document object for the same
 text, so a known document (the contract's) is validated once per process.
+
+A document that does not parse is left to Strawberry's own parse (`CachedParsing`), whose
+error goes through the operation's extensions like any other: ContractErrors gives it its
+`extensions.code`.
 """
 
 from __future__ import annotations
@@ -13,10 +17,11 @@ from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
-from graphql import ASTValidationRule, specified_rules
+from graphql import ASTValidationRule, GraphQLError, specified_rules
 from strawberry.extensions import (
     DisableIntrospection,
     MaxAliasesLimiter,
+    ParserCache,
     QueryDepthLimiter,
     SchemaExtension,
 )
@@ -45,4 +50,22 @@ class CachedValidation(SchemaExtension):
     def on_validate(self) -> Iterator[None]:
         context: Any = self.execution_context
         context.pre_execution_errors = _validate(context.schema._schema, context.graphql_document, self.rules)
+        yield
+
+
+class CachedParsing(ParserCache):
+    """Strawberry's parser cache, except for documents that do not parse.
+
+    ParserCache parses on entering the parsing step, outside the code that turns a syntax
+    error into a result: the error escaped the operation's extensions, and answered
+    without a code. Left undone here, the document is parsed again by Strawberry (a
+    failed parse is not cached anyway), where the error is a result like the others.
+    """
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        try:
+            context.graphql_document = self.cached_parse_document(context.query, **context.parse_options)
+        except GraphQLError:
+            context.graphql_document = None
         yield
