@@ -18,10 +18,10 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
-from strawberry.asgi import GraphQL
 
 from gateway import db
 from gateway.auth import caller_from_header
+from gateway.graphql_http import GraphQLOverHTTP
 from gateway.settings import Settings
 from loyalty import sql
 from loyalty.errors import Unauthenticated
@@ -56,8 +56,8 @@ def in_process_cron(queue: InProcessQueue, schedule: Sequence[Periodic] = SCHEDU
     return asyncio.get_running_loop().create_task(loop())
 
 
-class GatewayGraphQL(GraphQL[Context, None]):
-    """Strawberry's ASGI GraphQL app with the gateway's context."""
+class GatewayGraphQL(GraphQLOverHTTP[Context, None]):
+    """Strawberry's ASGI GraphQL app, GraphQL over HTTP as the spec says, with the gateway's context."""
 
     def __init__(self, host: PluginHost, settings: Settings, **kwargs: Any) -> None:
         super().__init__(
@@ -68,7 +68,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
                 introspection=settings.introspection,
             ),
             graphql_ide="graphiql" if settings.graphiql else None,
-            allow_queries_via_get=False,
+            allow_queries_via_get=True,  # a mutation over GET answers 405
             **kwargs,
         )
         self.host = host
