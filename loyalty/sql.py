@@ -1,12 +1,16 @@
 """Raw SQL for the few set-based statements the ORM cannot say well, on SQLite and PostgreSQL.
 
-Statements are written with PostgreSQL's `$1` placeholders; on SQLite they become `?1`.
-Inside `in_transaction()` the statement runs on the transaction's connection.
+Statements are written with PostgreSQL's `$1` placeholders; on SQLite they become `?1`,
+SQLite's numbered parameters, so `$2` may come before `$1` and `$1` may repeat. Only
+placeholders are rewritten: a `$` inside a string literal, a quoted identifier or a
+comment stays as written. Inside `in_transaction()` the statement runs on the transaction's connection.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from tortoise import connections
@@ -24,8 +28,22 @@ def is_postgres() -> bool:
     return connection().capabilities.dialect == "postgres"
 
 
+# What SQLite reads as one token: a string literal, a quoted identifier, a comment, or a
+# `$N` placeholder (the only one rewritten).
+_SQLITE_TOKENS = re.compile(
+    r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|`[^`]*`|\[[^\]]*\]|--[^\n]*|/\*.*?\*/|\$(\d+)""",
+    re.DOTALL,
+)
+
+
+@lru_cache(maxsize=512)
+def sqlite_placeholders(sql: str) -> str:
+    """The statement with its `$N` placeholders as SQLite's `?N`, all else untouched."""
+    return _SQLITE_TOKENS.sub(lambda m: f"?{m.group(1)}" if m.group(1) else m.group(0), sql)
+
+
 def _dialect(sql: str) -> str:
-    return sql if is_postgres() else sql.replace("$", "?")
+    return sql if is_postgres() else sqlite_placeholders(sql)
 
 
 async def fetch(sql: str, *params: Any) -> list[dict[str, Any]]:
