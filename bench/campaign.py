@@ -14,7 +14,7 @@ writes N participants with ACTIVE wallets (set-based), then:
   also writes the grants (unique per campaign and participant) the floor does not;
 - burn floor: ONE statement writing a BURN entry for each of the N expired gift lots
   and zeroing them;
-- burn job: `loyalty.ledger.burn_expired` (the cron job's function) over the same lots.
+- burn job: `loyalty.ledger.burns.burn_expired` (the cron job's function) over the same lots.
 
 Prints each time, its floor and the ratio (target: at most 2x), and one JSON line.
 `--max-ratio R` exits 1 when a ratio is above R (CI's smoke run does not set it:
@@ -42,8 +42,9 @@ import asyncpg  # noqa: E402
 
 from gateway import db  # noqa: E402
 from loyalty import audiences, campaigns, clock, ledger, sql  # noqa: E402
+from loyalty.enums import CampaignStatus  # noqa: E402
 from loyalty.jobs import dispatch  # noqa: E402
-from loyalty.models import Campaign, CampaignStatus  # noqa: E402
+from loyalty.models import Campaign  # noqa: E402
 from plugins.manager import build  # noqa: E402
 from tests.population import populate  # noqa: E402
 from workers.queue import ArqQueue  # noqa: E402

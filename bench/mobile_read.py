@@ -20,6 +20,7 @@ import secrets
 import sys
 import time
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import asyncpg
@@ -38,7 +39,7 @@ from gateway.auth import issue  # noqa: E402
 from gateway.settings import Settings  # noqa: E402
 from loyalty import adjustments, clock, events, orders, participants  # noqa: E402
 from loyalty.access import Role  # noqa: E402
-from loyalty.models import Channel, ItemKind  # noqa: E402
+from loyalty.enums import Channel, ItemKind  # noqa: E402
 from plugins.manager import build  # noqa: E402
 
 SECRET = secrets.token_hex(32)
@@ -56,7 +57,7 @@ async def seed(catalog) -> None:
     for n in range(20):
         starts = clock.now() + timedelta(days=(n % 4) - 1)
         await events.upsert(events.EventDraft(f"e{n}", f"Event {n}", "concert", starts, "org"))
-        item = orders.ItemDraft(id=f"t{n}", event_id=f"e{n}", kind=ItemKind.TICKET, nominal=orders.Decimal("2000.00"))
+        item = orders.ItemDraft(id=f"t{n}", event_id=f"e{n}", kind=ItemKind.TICKET, nominal=Decimal("2000.00"))
         draft = orders.OrderDraft("reader", "live-brighter", Channel.APP, (item,), id=f"o{n}", bonus_to_spend=100)
         await orders.record_order(catalog, draft)
         await orders.pay_order(catalog, f"o{n}")

@@ -19,7 +19,8 @@ from typing import Any, TextIO
 from gateway.commands import check_sqlite_folder, with_database
 from gateway.settings import Settings
 from loyalty import campaigns, sql
-from loyalty.models import Campaign, CampaignStatus
+from loyalty.enums import CampaignStatus
+from loyalty.models import Campaign
 
 ENDED = (CampaignStatus.FINISHED, CampaignStatus.CANCELLED)
 BAR = 30

@@ -24,7 +24,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from loyalty import adjustments, clock, events, orders, participants
-from loyalty.models import Channel, ItemKind
+from loyalty.enums import Channel, ItemKind
 from loyalty.participants import Identity, JoinRequest
 from loyalty.programs import Catalog, Program
 

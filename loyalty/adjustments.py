@@ -8,8 +8,9 @@ from datetime import timedelta
 from tortoise.transactions import in_transaction
 
 from loyalty import clock, ledger, participants
+from loyalty.enums import EntryKind
 from loyalty.errors import BadInput, NotFound, RuleViolation
-from loyalty.models import Entry, EntryKind
+from loyalty.models import Entry
 from loyalty.programs import Catalog
 
 

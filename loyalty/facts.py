@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from loyalty.models import Channel, ItemKind, OrderMode, RefundReason, WalletStatus
+from loyalty.enums import Channel, ItemKind, OrderMode, RefundReason, WalletStatus
 
 
 @dataclass(frozen=True)

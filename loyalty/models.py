@@ -8,65 +8,37 @@ order holds are `Draw`s taken out of lots' `remaining` with no entry yet.
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 from tortoise import fields
 from tortoise.models import Model
 
-
-class ParticipantStatus(StrEnum):
-    ACTIVE = "ACTIVE"
-    BLOCKED = "BLOCKED"
-    ERASED = "ERASED"
-
-
-class WalletStatus(StrEnum):
-    PENDING = "PENDING"
-    ACTIVE = "ACTIVE"
-    BLOCKED = "BLOCKED"
-
-
-class EntryKind(StrEnum):
-    ACCRUAL = "ACCRUAL"
-    SPEND = "SPEND"
-    BURN = "BURN"
-    REVOKE = "REVOKE"
-    GIFT = "GIFT"
-    REFERRAL = "REFERRAL"
-    ACHIEVEMENT = "ACHIEVEMENT"
-    ADJUSTMENT = "ADJUSTMENT"
-    WITHHOLD = "WITHHOLD"
-
-
-class Channel(StrEnum):
-    WEBSITE = "WEBSITE"
-    APP = "APP"
-    WIDGET = "WIDGET"
-    BOX_OFFICE = "BOX_OFFICE"
-
-
-class ItemKind(StrEnum):
-    TICKET = "TICKET"
-    GOODS = "GOODS"
-
-
-class OrderMode(StrEnum):
-    EARN = "EARN"
-    SPEND = "SPEND"
-
-
-class OrderStatus(StrEnum):
-    CREATED = "CREATED"
-    PAID = "PAID"
-    CANCELLED = "CANCELLED"
-    PARTIALLY_REFUNDED = "PARTIALLY_REFUNDED"
-    REFUNDED = "REFUNDED"
-
-
-class RefundReason(StrEnum):
-    CUSTOMER = "CUSTOMER"
-    EVENT_CANCELLED = "EVENT_CANCELLED"
-    EVENT_POSTPONED = "EVENT_POSTPONED"
+# The enums stored in the columns; re-exported, as the checked-in migrations import them from here.
+from loyalty.enums import (
+    CampaignStatus as CampaignStatus,
+)
+from loyalty.enums import (
+    Channel as Channel,
+)
+from loyalty.enums import (
+    EntryKind as EntryKind,
+)
+from loyalty.enums import (
+    ItemKind as ItemKind,
+)
+from loyalty.enums import (
+    OrderMode as OrderMode,
+)
+from loyalty.enums import (
+    OrderStatus as OrderStatus,
+)
+from loyalty.enums import (
+    ParticipantStatus as ParticipantStatus,
+)
+from loyalty.enums import (
+    RefundReason as RefundReason,
+)
+from loyalty.enums import (
+    WalletStatus as WalletStatus,
+)
 
 
 class Participant(Model):
@@ -297,15 +269,6 @@ class StatusChange(Model):
 
     class Meta:
         table = "status_change"
-
-
-class CampaignStatus(StrEnum):
-    DRAFT = "DRAFT"
-    SCHEDULED = "SCHEDULED"
-    RUNNING = "RUNNING"
-    PAUSED = "PAUSED"
-    CANCELLED = "CANCELLED"
-    FINISHED = "FINISHED"
 
 
 class Campaign(Model):

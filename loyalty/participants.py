@@ -16,15 +16,9 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from loyalty import clock
+from loyalty.enums import ParticipantStatus, WalletStatus
 from loyalty.errors import BadInput, Forbidden, NotFound, RuleViolation
-from loyalty.models import (
-    Order,
-    Participant,
-    ParticipantStatus,
-    StatusChange,
-    Wallet,
-    WalletStatus,
-)
+from loyalty.models import Order, Participant, StatusChange, Wallet
 from loyalty.programs import Catalog, Program
 
 ADULT_AGE = 18

@@ -14,9 +14,10 @@ from decimal import Decimal
 from tortoise.transactions import in_transaction
 
 from loyalty import clock, ledger, orders, participants
+from loyalty.enums import EntryKind, ItemKind, OrderStatus, RefundReason
 from loyalty.errors import BadInput, Conflict, NotFound, RuleViolation
 from loyalty.facts import ItemFacts, Notification, RefundFacts, RefundTerms
-from loyalty.models import EntryKind, ItemKind, Order, OrderItem, OrderStatus, Refund, RefundReason
+from loyalty.models import Order, OrderItem, Refund
 from loyalty.money import CENT
 from loyalty.programs import Catalog
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from loyalty import sql
+from loyalty.enums import EntryKind
 from loyalty.errors import BadInput
-from loyalty.models import EntryKind
 from loyalty.programs import Catalog
 
 

@@ -16,9 +16,10 @@ from decimal import Decimal
 from tortoise.transactions import in_transaction
 
 from loyalty import clock, participants
+from loyalty.enums import OrderStatus
 from loyalty.errors import BadInput, NotFound
 from loyalty.facts import Notification, ParticipantFacts
-from loyalty.models import Order, OrderStatus, Refund, Wallet
+from loyalty.models import Order, Refund, Wallet
 from loyalty.programs import Catalog, Program
 
 WINDOW = timedelta(days=365)

@@ -9,9 +9,9 @@ from strawberry.scalars import JSON
 
 from loyalty import audiences, campaigns
 from loyalty.access import Role, require
+from loyalty.enums import CampaignStatus as CampaignStatusEnum
 from loyalty.jobs import dispatch
 from loyalty.models import Campaign as CampaignRow
-from loyalty.models import CampaignStatus as CampaignStatusEnum
 from schema.context import Info
 from schema.relay import PageInfo, page_info
 

@@ -11,7 +11,7 @@ from strawberry.types import Info as StrawberryInfo
 from loyalty import campaigns, ledger, participants, refunds, tiers
 from loyalty.access import Caller
 from loyalty.jobs import Queue
-from loyalty.ledger import Balance, BurnForecast
+from loyalty.ledger.balances import Balance, BurnForecast
 from loyalty.models import Refund, Wallet
 from loyalty.programs import Catalog
 

@@ -6,16 +6,16 @@ from enum import StrEnum
 
 import strawberry
 
-from loyalty import models
+from loyalty import enums as domain
 
-Channel = strawberry.enum(models.Channel, name="Channel")
-ItemKind = strawberry.enum(models.ItemKind, name="ItemKind")
-OrderMode = strawberry.enum(models.OrderMode, name="OrderMode")
-RefundReason = strawberry.enum(models.RefundReason, name="RefundReason")
-ParticipantStatus = strawberry.enum(models.ParticipantStatus, name="ParticipantStatus")
-WalletStatus = strawberry.enum(models.WalletStatus, name="WalletStatus")
-OrderStatus = strawberry.enum(models.OrderStatus, name="OrderStatus")
-EntryKind = strawberry.enum(models.EntryKind, name="EntryKind")
+Channel = strawberry.enum(domain.Channel, name="Channel")
+ItemKind = strawberry.enum(domain.ItemKind, name="ItemKind")
+OrderMode = strawberry.enum(domain.OrderMode, name="OrderMode")
+RefundReason = strawberry.enum(domain.RefundReason, name="RefundReason")
+ParticipantStatus = strawberry.enum(domain.ParticipantStatus, name="ParticipantStatus")
+WalletStatus = strawberry.enum(domain.WalletStatus, name="WalletStatus")
+OrderStatus = strawberry.enum(domain.OrderStatus, name="OrderStatus")
+EntryKind = strawberry.enum(domain.EntryKind, name="EntryKind")
 
 
 @strawberry.enum

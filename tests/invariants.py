@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from loyalty.models import Draw, Entry, Lot, Order, OrderStatus, Wallet
+from loyalty.enums import OrderStatus
+from loyalty.models import Draw, Entry, Lot, Order, Wallet
 
 
 async def assert_ledger_invariants() -> None:

@@ -11,21 +11,8 @@ from typing import Any
 from tortoise.models import Model
 
 from loyalty import clock, events, orders, participants, refunds
-from loyalty.models import (
-    Channel,
-    Draw,
-    Entry,
-    Event,
-    ItemKind,
-    Lot,
-    Order,
-    OrderItem,
-    Participant,
-    Refund,
-    RefundReason,
-    StatusChange,
-    Wallet,
-)
+from loyalty.enums import Channel, ItemKind, RefundReason
+from loyalty.models import Draw, Entry, Event, Lot, Order, OrderItem, Participant, Refund, StatusChange, Wallet
 from loyalty.participants import Identity, JoinRequest
 from loyalty.programs import Catalog, Program
 from plugins.config import PluginConfig

@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 
 from loyalty import audiences, campaigns, clock, ledger, orders, participants, tiers
+from loyalty.enums import CampaignStatus, EntryKind, WalletStatus
 from loyalty.errors import BadInput, Conflict
 from loyalty.facts import Segment
 from loyalty.jobs import dispatch
-from loyalty.models import Campaign, CampaignGrant, CampaignStatus, Entry, EntryKind, Lot, Wallet, WalletStatus
+from loyalty.models import Campaign, CampaignBatch, CampaignGrant, Entry, Lot, Wallet
 from loyalty.programs import Catalog
 from plugins import hookimpl
 from plugins.manager import PluginHost
@@ -293,7 +294,7 @@ async def test_ca03_launch_runs_in_batches_with_visible_progress(catalog: Catalo
     await Campaign.filter(id=int(campaign_id)).update(batch_size=4)
     launched = await client.op("LaunchCampaign", {"id": campaign_id}, token=MARKETER)
     assert launched["data"]["launchCampaign"]["campaign"]["status"] == "RUNNING"
-    assert await campaigns.CampaignBatch.filter(campaign_id=int(campaign_id)).count() == 3
+    assert await CampaignBatch.filter(campaign_id=int(campaign_id)).count() == 3
     queue: InProcessQueue = client.app.state.queue
     await queue.drain()
     assert queue.done == 3 and queue.failed == 0

@@ -25,9 +25,10 @@ from pathlib import Path
 
 import pytest
 
-from loyalty import campaigns
+from loyalty import audiences, campaigns
+from loyalty.enums import CampaignStatus, EntryKind, WalletStatus
 from loyalty.jobs import dispatch
-from loyalty.models import Campaign, CampaignMember, CampaignStatus, Entry, EntryKind, Lot, Wallet, WalletStatus
+from loyalty.models import Campaign, CampaignMember, Entry, Lot, Wallet
 from loyalty.programs import Catalog
 from tests import scenario
 from tests.population import populate
@@ -97,7 +98,7 @@ async def launched(catalog: Catalog, count: int, batch_size: int, amount: int = 
             name="workers",
             program_id=scenario.PROGRAM,
             amount=amount,
-            audience=campaigns.audiences.audience(all=True),
+            audience=audiences.audience(all=True),
             valid_days=30,
         ),
         "marketer",
@@ -175,7 +176,7 @@ async def test_ca03_a_scheduled_campaign_is_started_by_the_arq_job(catalog: Cata
             name="later",
             program_id=scenario.PROGRAM,
             amount=5,
-            audience=campaigns.audiences.audience(all=True),
+            audience=audiences.audience(all=True),
             valid_days=3,
             starts_at=clock.now() + timedelta(minutes=5),
         ),

@@ -20,7 +20,8 @@ from gateway import cli, demo
 from gateway.auth import caller_from_token
 from loyalty import clock, ledger
 from loyalty.access import Role
-from loyalty.models import EntryKind, Order, Wallet, WalletStatus
+from loyalty.enums import EntryKind, WalletStatus
+from loyalty.models import Order, Wallet
 from tests.conftest import ROOT, tables
 
 SECRET = "test-secret-for-the-cli-0123456789abcdef"

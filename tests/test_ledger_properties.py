@@ -52,22 +52,9 @@ from hypothesis.stateful import (
 )
 
 from loyalty import adjustments, clock, events, ledger, orders, participants, refunds
+from loyalty.enums import Channel, ItemKind, RefundReason
 from loyalty.errors import BadInput, Conflict, DomainError, NotFound, RuleViolation
-from loyalty.models import (
-    Channel,
-    Draw,
-    Entry,
-    Event,
-    ItemKind,
-    Lot,
-    Order,
-    OrderItem,
-    Participant,
-    Refund,
-    RefundReason,
-    StatusChange,
-    Wallet,
-)
+from loyalty.models import Draw, Entry, Event, Lot, Order, OrderItem, Participant, Refund, StatusChange, Wallet
 from loyalty.money import allocate, percent_down
 from loyalty.programs import Catalog
 from tests.conftest import START, truncate

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from loyalty import orders
-from loyalty.models import Channel
+from loyalty.enums import Channel
 from plugins.manager import build
 from tests import scenario
 from tests.gql import Client, participant_token, token

@@ -23,6 +23,7 @@ import pytest
 from pydantic import BaseModel
 
 from loyalty import clock, ledger, orders, promo_codes
+from loyalty.enums import Channel, OrderMode, OrderStatus
 from loyalty.errors import PluginFailure, RuleViolation
 from loyalty.facts import (
     AchievementDefinition,
@@ -34,7 +35,7 @@ from loyalty.facts import (
     RefundTerms,
     Refusal,
 )
-from loyalty.models import Channel, Entry, OrderMode, OrderStatus
+from loyalty.models import Entry
 from loyalty.programs import Catalog
 from plugins import hookspecs, manager
 from plugins.config import ConfigError
@@ -343,7 +344,7 @@ async def test_hook_redemption_limit_the_smallest_limit_wins(with_plugins):
 
 
 async def _credit(wallet, amount: int) -> None:
-    from loyalty.models import EntryKind
+    from loyalty.enums import EntryKind
 
     await ledger.credit(
         wallet,

@@ -12,10 +12,11 @@ from decimal import Decimal
 import pytest
 
 from loyalty import clock, events, ledger, orders, participants
+from loyalty.enums import EntryKind, OrderStatus, WalletStatus
 from loyalty.errors import RuleViolation
 from loyalty.facts import Credit, OrderFacts, ParticipantFacts
-from loyalty.ledger import Balance, BurnForecast
-from loyalty.models import Entry, EntryKind, Lot, OrderItem, OrderStatus, Participant, Wallet, WalletStatus
+from loyalty.ledger.balances import Balance, BurnForecast
+from loyalty.models import Entry, Lot, OrderItem, Participant, Wallet
 from loyalty.participants import Identity, JoinRequest
 from plugins.builtin.live_brighter import LiveBrighter
 from plugins.hookspecs import hookimpl

@@ -10,10 +10,11 @@ import pytest
 from tortoise.transactions import in_transaction
 
 from loyalty import ledger, orders, participants
+from loyalty.enums import EntryKind, ParticipantStatus, WalletStatus
 from loyalty.errors import BadInput, RuleViolation
 from loyalty.facts import Credit, OrderFacts, ParticipantFacts
-from loyalty.ledger import Balance, BurnForecast
-from loyalty.models import EntryKind, Order, Participant, ParticipantStatus, StatusChange, Wallet, WalletStatus
+from loyalty.ledger.balances import Balance, BurnForecast
+from loyalty.models import Order, Participant, StatusChange, Wallet
 from loyalty.money import percent_down
 from loyalty.participants import JoinRequest, ProfileChange
 from loyalty.programs import Program

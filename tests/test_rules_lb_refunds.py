@@ -8,9 +8,10 @@ from decimal import Decimal
 import pytest
 
 from loyalty import ledger, orders
+from loyalty.enums import EntryKind, OrderStatus, RefundReason
 from loyalty.errors import BadInput, Conflict, NotFound
-from loyalty.ledger import Balance
-from loyalty.models import EntryKind, OrderStatus, Refund, RefundReason
+from loyalty.ledger.balances import Balance
+from loyalty.models import Refund
 from tests import scenario
 from tests.conftest import START
 from tests.scenario import goods, ticket

@@ -13,11 +13,11 @@ import pytest
 from tortoise.exceptions import OperationalError
 
 from loyalty import clock, ledger, orders, participants
+from loyalty.enums import EntryKind, OrderStatus
 from loyalty.errors import BadInput, Conflict, NotFound, PluginFailure, RuleViolation
 from loyalty.facts import Credit, OrderFacts, ParticipantFacts
-from loyalty.ledger import Balance, BurnForecast
-from loyalty.models import EntryKind, OrderStatus
-from loyalty.orders import ItemDraft, OrderDraft
+from loyalty.ledger.balances import Balance, BurnForecast
+from loyalty.orders.drafts import ItemDraft, OrderDraft
 from plugins.hookspecs import hookimpl
 from tests import scenario
 from tests.conftest import START

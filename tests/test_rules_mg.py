@@ -13,9 +13,10 @@ from decimal import Decimal
 import pytest
 
 from loyalty import clock, ledger, orders, promo_codes
+from loyalty.enums import Channel, EntryKind, OrderMode
 from loyalty.errors import RuleViolation
-from loyalty.models import Channel, EntryKind, Order, OrderMode, Wallet
-from loyalty.orders import ItemDraft, OrderDraft
+from loyalty.models import Order, Wallet
+from loyalty.orders.drafts import ItemDraft, OrderDraft
 from loyalty.programs import Catalog
 from tests import scenario
 from tests.gql import Client, error_code, token

@@ -14,9 +14,10 @@ from decimal import Decimal
 import pytest
 
 from loyalty import clock, orders, promo_codes
+from loyalty.enums import Channel, OrderStatus, RefundReason
 from loyalty.errors import RuleViolation
-from loyalty.models import Channel, OrderStatus, PromoCode, RefundReason
-from loyalty.orders import ItemDraft, OrderDraft
+from loyalty.models import PromoCode
+from loyalty.orders.drafts import ItemDraft, OrderDraft
 from loyalty.programs import Catalog
 from tests import scenario
 from tests.gql import Client, error_code, participant_token, token

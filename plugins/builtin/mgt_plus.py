@@ -22,8 +22,8 @@ from fractions import Fraction
 
 from pydantic import BaseModel, Field
 
+from loyalty.enums import Channel, OrderMode
 from loyalty.facts import Credit, Limit, OrderFacts, RefundFacts, RefundTerms, Refusal
-from loyalty.models import Channel, OrderMode
 from loyalty.money import CENT, percent_down
 from plugins.hookspecs import hookimpl
 

@@ -22,8 +22,8 @@ from fractions import Fraction
 
 from pydantic import BaseModel, Field, model_validator
 
+from loyalty.enums import ItemKind, RefundReason
 from loyalty.facts import ItemFacts, OrderFacts, ParticipantFacts, RefundFacts, RefundTerms
-from loyalty.models import ItemKind, RefundReason
 from loyalty.money import CENT
 from plugins.hookspecs import hookimpl
 

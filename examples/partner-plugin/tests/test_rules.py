@@ -7,8 +7,8 @@ from decimal import Decimal
 
 from partner_example import PartnerRules
 
+from loyalty.enums import Channel, ItemKind
 from loyalty.facts import EventFacts, ItemFacts, OrderFacts
-from loyalty.models import Channel, ItemKind
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
 RULES = PartnerRules(

@@ -20,8 +20,8 @@ from decimal import Decimal
 
 from pydantic import BaseModel, Field, model_validator
 
+from loyalty.enums import Channel
 from loyalty.facts import Credit, OrderFacts
-from loyalty.models import Channel
 from loyalty.money import percent_down
 from plugins.hookspecs import hookimpl
 

@@ -7,63 +7,22 @@ is idempotent by the ticketing system's order id.
 
 from __future__ import annotations
 
-import hashlib
-import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from loyalty import clock, events, ledger, participants, promo_codes, tiers
+from loyalty import clock, ledger, participants, promo_codes
+from loyalty.enums import EntryKind, OrderStatus, WalletStatus
 from loyalty.errors import BadInput, Conflict, NotFound, RuleViolation
-from loyalty.facts import Credit, ItemFacts, Limit, Notification, OrderFacts, ParticipantFacts
-from loyalty.models import (
-    Channel,
-    EntryKind,
-    ItemKind,
-    Order,
-    OrderItem,
-    OrderMode,
-    OrderStatus,
-    Participant,
-    ParticipantStatus,
-    Wallet,
-    WalletStatus,
-)
-from loyalty.money import allocate, parse_money
+from loyalty.facts import Credit, Notification, OrderFacts
+from loyalty.models import Order, OrderItem, Participant, Wallet
+from loyalty.money import allocate
+from loyalty.orders.drafts import OrderDraft, content_digest, validate
+from loyalty.orders.policy import blocked_rule, erased, outside_organizers, planned_credits, spend_cap, spend_limit
+from loyalty.orders.rule_facts import order_facts, participant_facts, stored_facts
 from loyalty.programs import Catalog, Program
-
-MAX_ITEMS = 500
-
-
-@dataclass(frozen=True)
-class ItemDraft:
-    """One item as OrderItemInput or CartItemInput carries it (cart items have no id)."""
-
-    event_id: str
-    kind: ItemKind
-    nominal: Decimal
-    service_fee: Decimal = Decimal("0.00")
-    discount: Decimal = Decimal("0.00")
-    id: str | None = None
-
-
-@dataclass(frozen=True)
-class OrderDraft:
-    """An order as OrderInput carries it, or a cart to quote (`id` None)."""
-
-    customer_id: str
-    program_id: str
-    channel: Channel
-    items: tuple[ItemDraft, ...]
-    id: str | None = None
-    bonus_to_spend: int = 0
-    mode: OrderMode | None = None
-    promo_code: str | None = None
-    referral_code: str | None = None
-    fingerprint: str | None = None
 
 
 @dataclass(frozen=True)
@@ -76,105 +35,6 @@ class Quote:
     reason: str | None
 
 
-def _validate(draft: OrderDraft) -> OrderDraft:
-    if not draft.items:
-        raise BadInput("an order needs at least one item")
-    if len(draft.items) > MAX_ITEMS:
-        raise BadInput(f"an order has at most {MAX_ITEMS} items")
-    if draft.bonus_to_spend < 0:
-        raise BadInput("bonusToSpend is negative")
-    if draft.id is not None and not draft.id.strip():
-        raise BadInput("the order id is empty")
-    seen: set[str] = set()
-    items = []
-    for item in draft.items:
-        if item.id is not None:
-            if item.id in seen:
-                raise BadInput(f"item {item.id!r} appears twice")
-            seen.add(item.id)
-        try:
-            nominal = parse_money(item.nominal, "nominal")
-            fee = parse_money(item.service_fee, "serviceFee")
-            discount = parse_money(item.discount, "discount")
-        except ValueError as error:
-            raise BadInput(f"item {item.id or item.event_id!r}: {error}") from None
-        if discount > nominal:
-            raise BadInput(f"item {item.id or item.event_id!r}: discount exceeds nominal")
-        items.append(replace(item, nominal=nominal, service_fee=fee, discount=discount))
-    return replace(draft, items=tuple(items))
-
-
-def _digest(draft: OrderDraft) -> str:
-    content = {
-        "customer": draft.customer_id,
-        "program": draft.program_id,
-        "channel": draft.channel.value,
-        "items": [
-            [i.id, i.event_id, i.kind.value, str(i.nominal), str(i.service_fee), str(i.discount)] for i in draft.items
-        ],
-        "spend": draft.bonus_to_spend,
-        "mode": draft.mode.value if draft.mode else None,
-        "promo": draft.promo_code,
-        "referral": draft.referral_code,
-        "fingerprint": draft.fingerprint,
-    }
-    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
-
-
-async def _order_facts(draft: OrderDraft, placed_at: datetime, shares: list[int] | None = None) -> OrderFacts:
-    known = await events.facts_by_id(item.event_id for item in draft.items)
-    items = tuple(
-        ItemFacts(
-            id=item.id,
-            event=known[item.event_id],
-            kind=item.kind,
-            nominal=item.nominal,
-            service_fee=item.service_fee,
-            discount=item.discount,
-            bonus_share=shares[n] if shares else 0,
-        )
-        for n, item in enumerate(draft.items)
-    )
-    return OrderFacts(
-        id=draft.id,
-        program_id=draft.program_id,
-        channel=draft.channel,
-        items=items,
-        placed_at=placed_at,
-        bonus_to_spend=draft.bonus_to_spend,
-        mode=draft.mode,
-        promo_code=draft.promo_code,
-        referral_code=draft.referral_code,
-    )
-
-
-def _participant_facts(
-    customer_id: str, participant: Participant | None, wallet: Wallet | None, active: int, tier: str | None = None
-) -> ParticipantFacts:
-    return ParticipantFacts(
-        id=customer_id,
-        wallet_status=wallet.status if wallet else None,
-        tier=tier,
-        birth_date=participant.birth_date if participant else None,
-        guardian_consent=participant.guardian_consent if participant else False,
-        active_balance=active,
-    )
-
-
-async def participant_facts(
-    program: Program, customer_id: str, participant: Participant | None, wallet: Wallet | None, active: int
-) -> ParticipantFacts:
-    """The buyer as plain data for the rules, with the wallet's club tier now (TK-05)."""
-    who = _participant_facts(customer_id, participant, wallet, active)
-    tier = await tiers.tier_of(program, wallet, who)
-    return _participant_facts(customer_id, participant, wallet, active, tier)
-
-
-def outside_organizers(program: Program, order: OrderFacts) -> bool:
-    """MG-07: the program covers only its organizers' events, and the order has another's."""
-    return bool(program.organizers) and any(item.event.organizer_id not in program.organizers for item in order.items)
-
-
 async def _wallet(customer_id: str, program_id: str) -> tuple[Participant | None, Wallet | None]:
     participant = await participants.find(customer_id)
     if participant is None:
@@ -182,70 +42,11 @@ async def _wallet(customer_id: str, program_id: str) -> tuple[Participant | None
     return participant, await participants.wallet_of(participant, program_id)
 
 
-def _erased(participant: Participant | None) -> bool:
-    """LB-16: the participant's data was erased; their wallet's ledger stays pseudonymous."""
-    return participant is not None and participant.status is ParticipantStatus.ERASED
-
-
-def _blocked_rule(participant: Participant | None) -> str:
-    return "LB-16" if _erased(participant) else "MG-13"
-
-
-def spend_limit(
-    program: Program,
-    order: OrderFacts,
-    who: ParticipantFacts,
-    participant: Participant | None,
-    wallet: Wallet | None,
-    available: int,
-) -> tuple[int, str | None]:
-    """The most bonuses this order may spend, and the rule that limits it (None: the balance)."""
-    if wallet is None:
-        return 0, None
-    if wallet.status is WalletStatus.BLOCKED:
-        return 0, _blocked_rule(participant)
-    if wallet.status is WalletStatus.PENDING:
-        return 0, "LB-01"
-    if outside_organizers(program, order):
-        return 0, "MG-07"
-    for refusal in program.rules.refusals(order, who):
-        if refusal.what == "spend":
-            return 0, refusal.rule
-    cap = _cap(program, order, who)
-    if cap is not None and cap.max_bonus < available:
-        return max(cap.max_bonus, 0), cap.rule
-    return available, None
-
-
-def _cap(program: Program, order: OrderFacts, who: ParticipantFacts) -> Limit | None:
-    """The smallest cap on the bonuses the order may be paid with (LB-08, MG-08); None: no cap."""
-    return min(program.rules.redemption_limits(order, who), key=lambda limit: limit.max_bonus, default=None)
-
-
-def _earns(program: Program, order: OrderFacts, who: ParticipantFacts, participant: Participant | None) -> bool:
-    if who.wallet_status is not WalletStatus.ACTIVE:
-        return False  # LB-01: not joined, unverified, or blocked
-    if participant is None or participant.status is not ParticipantStatus.ACTIVE:
-        return False
-    if outside_organizers(program, order):
-        return False  # MG-07
-    return not any(refusal.what == "earn" for refusal in program.rules.refusals(order, who))
-
-
-def planned_credits(
-    program: Program, order: OrderFacts, who: ParticipantFacts, participant: Participant | None
-) -> list[Credit]:
-    """The credits paying this order would write (LB-02, PL-01); [] where it earns nothing."""
-    if not _earns(program, order, who, participant):
-        return []
-    return [credit for credit in program.rules.accruals(order, who) if credit.amount > 0]
-
-
 async def quote(catalog: Catalog, draft: OrderDraft) -> Quote:
     """How many bonuses recordOrder would accept as bonusToSpend for this cart now (LB-08)."""
-    draft = _validate(draft)
+    draft = validate(draft)
     program = catalog.get(draft.program_id)
-    order = await _order_facts(draft, clock.now())
+    order = await order_facts(draft, clock.now())
     participant, wallet = await _wallet(draft.customer_id, program.id)
     available = (await ledger.balance(wallet.id)).active if wallet else 0
     who = await participant_facts(program, draft.customer_id, participant, wallet, available)
@@ -259,17 +60,17 @@ async def record_order(catalog: Catalog, draft: OrderDraft) -> Order:
     The same id with the same content returns the first answer; with other content,
     CONFLICT. Nothing is written when any check fails.
     """
-    draft = _validate(draft)
+    draft = validate(draft)
     if draft.id is None:
         raise BadInput("an order needs an id")
     program = catalog.get(draft.program_id)
-    digest = _digest(draft)
+    digest = content_digest(draft)
     existing = await Order.get_or_none(id=draft.id)
     if existing is not None:
         return _same_or_conflict(existing, digest)
     now = clock.now()
     participant, wallet = await _wallet(draft.customer_id, program.id)
-    order = await _order_facts(draft, now)
+    order = await order_facts(draft, now)
     if outside_organizers(program, order):
         raise RuleViolation("MG-07", f"program {program.id!r} covers only its organizers' events")
     available = (await ledger.balance(wallet.id)).active if wallet else 0
@@ -282,20 +83,20 @@ async def record_order(catalog: Catalog, draft: OrderDraft) -> Order:
         if draft.bonus_to_spend > most:
             raise RuleViolation(reason or "LB-08", f"at most {most} bonuses may be spent on this order")
     shares = allocate(draft.bonus_to_spend, [item.value for item in order.items])
-    order = await _order_facts(draft, now, shares)
+    order = await order_facts(draft, now, shares)
     to_accrue = sum(credit.amount for credit in planned_credits(program, order, who, participant))
     try:
         async with in_transaction():
             if draft.bonus_to_spend > 0 and wallet is not None:
                 locked = await ledger.lock_wallet(wallet.id)
                 if locked.status is not WalletStatus.ACTIVE:
-                    raise RuleViolation(_blocked_rule(participant), "the wallet cannot spend")
+                    raise RuleViolation(blocked_rule(participant), "the wallet cannot spend")
             record = await Order.create(
                 id=draft.id,
                 customer_id=draft.customer_id,
                 program_id=program.id,
                 # An erased participant's new orders stay apart from the pseudonymous wallet (LB-16).
-                wallet_id=wallet.id if wallet and not _erased(participant) else None,
+                wallet_id=wallet.id if wallet and not erased(participant) else None,
                 channel=draft.channel,
                 mode=draft.mode,
                 promo_code=draft.promo_code,
@@ -347,34 +148,6 @@ async def get_order(order_id: str) -> Order | None:
     return await Order.get_or_none(id=order_id)
 
 
-async def stored_facts(order: Order) -> OrderFacts:
-    """The recorded order as plain data for the rules, bonus shares included."""
-    items = await OrderItem.filter(order_id=order.id).order_by("position")
-    known = await events.facts_by_id(item.event_id for item in items)
-    return OrderFacts(
-        id=order.id,
-        program_id=order.program_id,
-        channel=order.channel,
-        items=tuple(
-            ItemFacts(
-                id=item.item_id,
-                event=known[item.event_id],
-                kind=item.kind,
-                nominal=item.nominal,
-                service_fee=item.service_fee,
-                discount=item.discount,
-                bonus_share=item.bonus_share,
-            )
-            for item in items
-        ),
-        placed_at=order.created_at,
-        bonus_to_spend=order.bonus_requested,
-        mode=order.mode,
-        promo_code=order.promo_code,
-        referral_code=order.referral_code,
-    )
-
-
 async def pay_order(catalog: Catalog, order_id: str) -> Order:
     """Mark a CREATED order PAID: take the hold (SPEND) and credit its accruals (LB-02, LB-03).
 
@@ -394,7 +167,7 @@ async def pay_order(catalog: Catalog, order_id: str) -> Order:
         participant, wallet = await _wallet(order.customer_id, program.id)
         if order.wallet_id is not None:
             wallet = await ledger.lock_wallet(order.wallet_id)
-        elif wallet is not None and not _erased(participant):
+        elif wallet is not None and not erased(participant):
             wallet = await ledger.lock_wallet(wallet.id)
         else:
             wallet = None  # not joined, or erased (LB-16): nothing to take or credit
@@ -403,7 +176,7 @@ async def pay_order(catalog: Catalog, order_id: str) -> Order:
             facts = await stored_facts(order)
             who = await participant_facts(program, order.customer_id, participant, wallet, 0)
             # The SPEND entry names the rule that let the order be paid with bonuses (LB-08, MG-08).
-            cap = _cap(program, facts, who) if order.bonus_spent else None
+            cap = spend_cap(program, facts, who) if order.bonus_spent else None
             await ledger.take_held(
                 wallet,
                 order.id,

@@ -1,0 +1,73 @@
+"""The kinds and statuses the domain names: plain enums, free of the ORM.
+
+The plain facts handed to plugins (`loyalty.facts`) and the plugins themselves use
+these; `loyalty.models` stores them in its columns.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ParticipantStatus(StrEnum):
+    ACTIVE = "ACTIVE"
+    BLOCKED = "BLOCKED"
+    ERASED = "ERASED"
+
+
+class WalletStatus(StrEnum):
+    PENDING = "PENDING"
+    ACTIVE = "ACTIVE"
+    BLOCKED = "BLOCKED"
+
+
+class EntryKind(StrEnum):
+    ACCRUAL = "ACCRUAL"
+    SPEND = "SPEND"
+    BURN = "BURN"
+    REVOKE = "REVOKE"
+    GIFT = "GIFT"
+    REFERRAL = "REFERRAL"
+    ACHIEVEMENT = "ACHIEVEMENT"
+    ADJUSTMENT = "ADJUSTMENT"
+    WITHHOLD = "WITHHOLD"
+
+
+class Channel(StrEnum):
+    WEBSITE = "WEBSITE"
+    APP = "APP"
+    WIDGET = "WIDGET"
+    BOX_OFFICE = "BOX_OFFICE"
+
+
+class ItemKind(StrEnum):
+    TICKET = "TICKET"
+    GOODS = "GOODS"
+
+
+class OrderMode(StrEnum):
+    EARN = "EARN"
+    SPEND = "SPEND"
+
+
+class OrderStatus(StrEnum):
+    CREATED = "CREATED"
+    PAID = "PAID"
+    CANCELLED = "CANCELLED"
+    PARTIALLY_REFUNDED = "PARTIALLY_REFUNDED"
+    REFUNDED = "REFUNDED"
+
+
+class RefundReason(StrEnum):
+    CUSTOMER = "CUSTOMER"
+    EVENT_CANCELLED = "EVENT_CANCELLED"
+    EVENT_POSTPONED = "EVENT_POSTPONED"
+
+
+class CampaignStatus(StrEnum):
+    DRAFT = "DRAFT"
+    SCHEDULED = "SCHEDULED"
+    RUNNING = "RUNNING"
+    PAUSED = "PAUSED"
+    CANCELLED = "CANCELLED"
+    FINISHED = "FINISHED"
