@@ -189,7 +189,7 @@ def resolve_segment(program: Program, audience: Audience) -> Segment | None:
     """
     if audience.segment is None:
         return None
-    found = program.rules.audience_segment(audience.segment, dict(audience.segment_params))
+    found = program.rules.audience_segment(audience.segment, dict(audience.segment_params), program.id)
     if found is None:
         raise BadInput(f"no plugin of program {program.id!r} defines the segment {audience.segment!r}")
     if not isinstance(found, Segment):

@@ -7,11 +7,11 @@ names no program.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Protocol, get_origin, get_type_hints
 
 from loyalty.errors import NotFound
 from loyalty.facts import (
@@ -30,17 +30,24 @@ from loyalty.facts import (
 
 
 class ProgramRules(Protocol):
-    """The rule questions the ledger asks about one program's orders."""
+    """The rule questions the domain asks about one program: one per hook of plugins/hookspecs.py.
 
-    def accruals(self, order: OrderFacts, participant: ParticipantFacts) -> list[Credit]:
-        """Every credit the order earns when paid (LB-02, PL-01)."""
+    Each method is the hook of that name, with its arguments, answering what the
+    program's plugins answered together: where the first answer wins, that answer (or
+    None); where each plugin answers a list, the lists joined; otherwise every plugin's
+    answer, in a list; ``notify`` answers nothing. tests/test_plugins.py checks that
+    this mirrors hookspecs.py exactly, so a hook is declared there and here only.
+    """
+
+    def accrual_credits(self, order: OrderFacts, participant: ParticipantFacts) -> list[Credit]:
+        """Every credit the order earns when paid, stamped with its plugin (LB-02, PL-01, PL-04)."""
         ...
 
-    def redemption_limits(self, order: OrderFacts, participant: ParticipantFacts) -> list[Limit]:
+    def redemption_limit(self, order: OrderFacts, participant: ParticipantFacts) -> list[Limit]:
         """Every cap on the bonuses the order may be paid with (LB-08); the smallest wins."""
         ...
 
-    def refusals(self, order: OrderFacts, participant: ParticipantFacts) -> list[Refusal]:
+    def order_refusals(self, order: OrderFacts, participant: ParticipantFacts) -> list[Refusal]:
         """Rules that forbid earning or spending on this order (MG-01, MG-02, ...)."""
         ...
 
@@ -54,7 +61,7 @@ class ProgramRules(Protocol):
         """The program's own reason to refuse a promo code on this order (TK-01), or None."""
         ...
 
-    def tier(self, spend_365_days: Decimal, participant: ParticipantFacts) -> str | None:
+    def tier_for(self, spend_365_days: Decimal, participant: ParticipantFacts) -> str | None:
         """The club tier the spend of the last 365 days earns (TK-05), or None."""
         ...
 
@@ -72,47 +79,27 @@ class ProgramRules(Protocol):
         """Tell the program's plugins what happened, after commit; never raises."""
         ...
 
-    def audience_segment(self, name: str, params: dict[str, Any]) -> Segment | None:
+    def audience_segment(self, name: str, params: dict[str, Any], program: str) -> Segment | None:
         """The campaign audience segment `name` a plugin defines (CA-02), or None if none does."""
         ...
 
 
 class NoRules:
-    """A program with no rule plugins: earns nothing, no cap, core refunds."""
+    """A program with no rule plugins: every question unanswered, as if no plugin implemented it.
 
-    def accruals(self, order: OrderFacts, participant: ParticipantFacts) -> list[Credit]:
-        return []
+    The answers follow from `ProgramRules`: an empty list where the answer is a list,
+    None otherwise (no cap, core refunds, no tier, nothing earned).
+    """
 
-    def redemption_limits(self, order: OrderFacts, participant: ParticipantFacts) -> list[Limit]:
-        return []
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        if name.startswith("_") or not callable(getattr(ProgramRules, name, None)):
+            raise AttributeError(name)
+        listed = get_origin(get_type_hints(getattr(ProgramRules, name))["return"]) is list
 
-    def refusals(self, order: OrderFacts, participant: ParticipantFacts) -> list[Refusal]:
-        return []
+        def unanswered(*args: Any, **kwargs: Any) -> Any:
+            return [] if listed else None
 
-    def refund_terms(self, order: OrderFacts, refund: RefundFacts, participant: ParticipantFacts) -> RefundTerms | None:
-        return None
-
-    def promo_code_refusal(
-        self, code: PromoCodeFacts, order: OrderFacts, participant: ParticipantFacts
-    ) -> Refusal | None:
-        return None
-
-    def tier(self, spend_365_days: Decimal, participant: ParticipantFacts) -> str | None:
-        return None
-
-    def achievements(self) -> list[AchievementDefinition]:
-        return []
-
-    def referral_refusal(
-        self, order: OrderFacts, referrer: ParticipantFacts, friend: ParticipantFacts
-    ) -> Refusal | None:
-        return None
-
-    def notify(self, event: Notification) -> None:
-        return None
-
-    def audience_segment(self, name: str, params: dict[str, Any]) -> Segment | None:
-        return None
+        return unanswered
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,7 @@ def tier_from(program: Program, wallet: Wallet, spend: Decimal, who: Participant
     if wallet.tier in program.tiers:
         return wallet.tier
     facts = who or ParticipantFacts(id=str(wallet.participant_id), wallet_status=wallet.status)
-    return program.rules.tier(spend, facts)
+    return program.rules.tier_for(spend, facts)
 
 
 async def tiers_of(catalog: Catalog, wallets: Sequence[Wallet]) -> dict[int, str | None]:
@@ -87,7 +87,7 @@ async def spend_earned_tiers(program: Program) -> tuple[str | None, dict[int, st
     if not program.tiers:
         return None, {}
     nobody = ParticipantFacts(id="", wallet_status=None)
-    no_spend = program.rules.tier(Decimal("0.00"), nobody)
+    no_spend = program.rules.tier_for(Decimal("0.00"), nobody)
     since = clock.now() - WINDOW
     buyers = await Order.filter(
         program_id=program.id, wallet_id__isnull=False, status__in=list(COUNTED), paid_at__gt=since

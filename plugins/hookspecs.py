@@ -55,13 +55,32 @@ hook                        asks                                            comb
 ``referral_refusal``        may this referral pay out (RF-08)               first refusal wins
 ``audience_segment``        a campaign audience segment (CA-02)             first answer wins
 ``notify``                  something happened (after commit)               all called, no answer
-``audience_segment``        a campaign audience segment (CA-02)             first answer wins
 ==========================  ==============================================  =====================
 
-Plugins are asked in the order plugins.toml lists them; where the first answer
-wins, that is the first plugin listed that answers. A plugin is asked only about the
-programs its ``programs`` list names (all, when empty). A plugin implements any subset of the hooks, and of each hook's arguments:
-``def accrual_credits(self, order)`` is fine when the participant does not matter.
+Order: plugins are asked in the order plugins.toml lists them, except that an
+implementation marked ``@hookimpl(tryfirst=True)`` is asked before the others and
+one marked ``@hookimpl(trylast=True)`` after them (plugins.toml order within each).
+Where the first answer wins, the first plugin asked that answers (not None) decides
+and the plugins after it are not asked. A plugin is asked only about the programs its
+``programs`` list names (all, when empty). A plugin implements any subset of the
+hooks, and of each hook's arguments: ``def accrual_credits(self, order)`` is fine when
+the participant does not matter.
+
+Wrappers: ``@hookimpl(wrapper=True)`` on a generator method runs it around the other
+plugins' implementations of that hook, in the plugin's programs. ``answers = yield``
+gets what they answered: where the first answer wins, that answer or None; otherwise
+the list of each plugin's answer (for ``accrual_credits`` a list of lists of
+credits). What the wrapper returns replaces it. The old style,
+``@hookimpl(hookwrapper=True)``, gets a ``pluggy.Result`` from ``yield`` and may call
+its ``force_result``. A wrapper's result is checked and its failures handled like any
+answer (PL-03: an optional wrapper that fails is as if it were not there); credits it
+adds are recorded as its plugin's (PL-04). For example, double every credit::
+
+    @hookimpl(wrapper=True)
+    def accrual_credits(self, order):
+        answers = yield
+        return [[replace(c, amount=c.amount * 2) for c in answer] for answer in answers]
+
 A method named like no hook here stops start-up (a misspelling is caught).
 """
 

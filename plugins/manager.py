@@ -1,45 +1,29 @@
 """The plugin manager: finds, configures and calls the plugins of plugins.toml.
 
-One `PluginHost` is built per app. For each program it answers the domain's rule
-questions (`loyalty.programs.ProgramRules`) by calling the hooks of the plugins
-enabled for that program, combining answers as hookspecs.py documents, and applying
-the failure policy of PL-03.
-"""
+One `PluginHost` is built per app. Each program gets its own pluggy plugin manager
+holding the plugins enabled for it, built once at start-up; pluggy calls their hooks
+(plugins.toml order, ``tryfirst``/``trylast``, ``firstresult``, wrappers), each
+implementation under the PL-03 guard of `plugins.policy`. `ProgramHooks`, the
+program's `loyalty.programs.ProgramRules`, has one method per hook of hookspecs.py
+and combines the answers as the hook's declaration says."""
 
 from __future__ import annotations
 
 import importlib
-import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from decimal import Decimal
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pluggy
 from pydantic import BaseModel, ValidationError
 
-from loyalty.errors import PluginFailure
-from loyalty.facts import (
-    AchievementDefinition,
-    Credit,
-    Limit,
-    Notification,
-    OrderFacts,
-    ParticipantFacts,
-    PromoCodeFacts,
-    RefundFacts,
-    RefundTerms,
-    Refusal,
-    Segment,
-)
 from loyalty.programs import Catalog, Program
 from plugins import hookspecs
 from plugins.config import ConfigError, PluginConfig, load
-
-log = logging.getLogger("loyalty.plugins")
+from plugins.policy import HOOKS, Guard, Hook, guarded
 
 ENTRY_POINT_GROUP = "loyalty.plugins"
 
@@ -48,8 +32,6 @@ BUILTIN = {
     "mgt_plus": "plugins.builtin.mgt_plus:MgtPlus",
     "tkt_ge": "plugins.builtin.tkt_ge:TktGe",
 }
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -104,157 +86,107 @@ def _instantiate(name: str, cls: type, config: PluginConfig) -> object:
 
 
 class PluginHost:
-    """The configured programs and the plugins that make their rules."""
+    """The configured programs and the plugins that make their rules.
+
+    `manager` holds every enabled plugin, to check at start-up that each implements
+    only hooks of hookspecs.py with their arguments. Each program then gets its own
+    `pluggy.PluginManager` holding only the plugins enabled for it, each under the
+    PL-03 guard of `plugins.policy`; pluggy calls the hooks (order, ``firstresult``,
+    wrappers) and `ProgramHooks` combines the answers.
+    """
 
     def __init__(self, enabled: list[Enabled], programs: list[Program]) -> None:
-        self.manager = pluggy.PluginManager(hookspecs.PROJECT)
-        self.manager.add_hookspecs(hookspecs)
         self.enabled = {plugin.name: plugin for plugin in enabled}
-        try:
-            for plugin in enabled:
-                self.manager.register(plugin.instance, name=plugin.name)
-            self.manager.check_pending()
-        except pluggy.PluginValidationError as error:
-            name = next((p.name for p in enabled if p.instance is error.plugin), repr(error.plugin))
-            raise ConfigError(
-                f"plugin {name!r}: {error} (see plugins/hookspecs.py for the hooks and their arguments)"
-            ) from None
+        self.manager = _manager((plugin.instance, plugin.name, plugin.name) for plugin in enabled)
         self.catalog = Catalog(
-            (replace(program, rules=ProgramHooks(self, program.id)) for program in programs),
+            (replace(program, rules=ProgramHooks(program_manager(program, enabled))) for program in programs),
             partner_plugins=_partner_plugins(enabled, programs),
         )
 
-    def call_named(self, hook: str, program_id: str, first: bool = False, **kwargs: Any) -> list[tuple[str, Any]]:
-        """Call `hook` on the plugins enabled for the program, in registration order.
 
-        Returns (plugin name, answer) pairs; None answers are dropped; with `first`,
-        calling stops at the first answer. A raising plugin refuses the operation
-        (PluginFailure), or is logged and skipped when it is optional (PL-03).
-        """
-        results: list[tuple[str, Any]] = []
-        caller = getattr(self.manager.hook, hook)
-        # get_hookimpls() lists implementations in registration order, which is the
-        # order of plugins.toml: the first plugin listed is asked first.
-        for impl in caller.get_hookimpls():
-            plugin = self.enabled[impl.plugin_name]
-            if not plugin.applies_to(program_id):
-                continue
-            try:
-                answer = impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
-            except Exception as error:
-                if plugin.config.optional:
-                    log.exception("optional plugin %s failed in %s; skipped", plugin.name, hook)
-                    continue
-                log.exception("plugin %s failed in %s; the operation is refused", plugin.name, hook)
-                raise PluginFailure(plugin.name, f"a rule could not be applied ({hook})") from error
-            if answer is not None:
-                results.append((plugin.name, answer))
-                if first:
-                    break
-        return results
+def _manager(plugins: Iterable[tuple[object, str, str]]) -> pluggy.PluginManager:
+    """A manager of the hooks of hookspecs.py holding (plugin, registered as, plugins.toml name)s.
 
-    def call(self, hook: str, program_id: str, first: bool = False, **kwargs: Any) -> list[Any]:
-        """As `call_named`, the answers alone."""
-        return [answer for _, answer in self.call_named(hook, program_id, first=first, **kwargs)]
+    ConfigError, naming the plugin, if one implements something that is no hook or
+    takes an argument its hook does not give.
+    """
+    manager = pluggy.PluginManager(hookspecs.PROJECT)
+    manager.add_hookspecs(hookspecs)
+    names: dict[int, str] = {}
+    try:
+        for plugin, registered_as, name in plugins:
+            names[id(plugin)] = name
+            manager.register(plugin, name=registered_as)
+        manager.check_pending()
+    except pluggy.PluginValidationError as error:
+        name = names.get(id(error.plugin), repr(error.plugin))
+        raise ConfigError(
+            f"plugin {name!r}: {error} (see plugins/hookspecs.py for the hooks and their arguments)"
+        ) from None
+    return manager
 
-    def notify(self, program_id: str, event: Notification) -> None:
-        """Call `notify` on every plugin of the program; failures are logged, never raised."""
-        for impl in self.manager.hook.notify.get_hookimpls():
-            plugin = self.enabled[impl.plugin_name]
-            if not plugin.applies_to(program_id):
-                continue
-            try:
-                impl.function(**{arg: {"event": event}[arg] for arg in impl.argnames})
-            except Exception:
-                log.exception("plugin %s failed in notify(%s); ignored, the change stands", plugin.name, event.kind)
+
+def program_manager(program: Program, enabled: list[Enabled]) -> pluggy.PluginManager:
+    """The plugin manager of one program: the plugins enabled for it, guarded, in plugins.toml order.
+
+    pluggy calls the implementation registered last first (LIFO), except that
+    ``tryfirst`` ones come before and ``trylast`` ones after the others, and the
+    ``trylast`` ones among themselves in registration order. So each plugin's
+    implementations are registered in two halves: the others in reverse plugins.toml
+    order, the ``trylast`` ones in plugins.toml order. Then, within each of tryfirst,
+    plain and trylast (and likewise among wrappers), the first plugin listed is asked first.
+    """
+    mine = [plugin for plugin in enabled if plugin.applies_to(program.id)]
+    registry = pluggy.PluginManager(hookspecs.PROJECT)  # only to read the plugins' hookimpl marks
+    halves: list[tuple[object, str, str]] = []
+    for trylast, order in ((False, reversed(mine)), (True, iter(mine))):
+        for plugin in order:
+            guard = Guard(plugin.name, plugin.config.optional, _answer_check(program))
+            if (half := guarded(registry, plugin.instance, guard, trylast=trylast)) is not None:
+                halves.append((half, plugin.name + (" (trylast)" if trylast else ""), plugin.name))
+    return _manager(halves)
+
+
+def _answer_check(program: Program) -> Callable[[str, Any], str | None]:
+    """What an answer must be in this program beyond its type: a tier the program defines (TK-05)."""
+
+    def check(hook: str, answer: Any) -> str | None:
+        if hook == "tier_for" and answer not in program.tiers:
+            return f"answered tier {answer!r}, which program {program.id} does not define"
+        return None
+
+    return check
 
 
 class ProgramHooks:
-    """One program's rules, answered by its plugins (implements loyalty.programs.ProgramRules)."""
+    """One program's rules (`loyalty.programs.ProgramRules`): a method per hook of hookspecs.py.
 
-    def __init__(self, host: PluginHost, program_id: str) -> None:
-        self.host = host
-        self.program_id = program_id
+    Each method takes the hook's arguments, has pluggy call the program's plugins, and
+    combines their answers by the hook's declaration: the first answer (or None) where
+    the first answer wins; the lists joined where each plugin answers a list; every
+    answer otherwise; nothing for a notice.
+    """
 
-    def _joined(self, hook: str, **kwargs: Any) -> list[Any]:
-        return [item for answer in self.host.call(hook, self.program_id, **kwargs) for item in _listed(answer, hook)]
+    def __init__(self, manager: pluggy.PluginManager) -> None:
+        self.manager = manager
+        for hook in HOOKS.values():
+            setattr(self, hook.name, _combining(hook, getattr(manager.hook, hook.name)))
 
-    def accruals(self, order: OrderFacts, participant: ParticipantFacts) -> list[Credit]:
-        """Every plugin's credits, joined; each stamped with the plugin that made it (PL-04)."""
-        credits = []
-        for name, answer in self.host.call_named(
-            "accrual_credits", self.program_id, order=order, participant=participant
-        ):
-            for credit in _typed(_listed(answer, "accrual_credits", name), Credit, name):
-                credits.append(replace(credit, plugin=name))
-        return credits
 
-    def redemption_limits(self, order: OrderFacts, participant: ParticipantFacts) -> list[Limit]:
-        answers = self.host.call("redemption_limit", self.program_id, order=order, participant=participant)
-        return _typed(answers, Limit)
-
-    def refusals(self, order: OrderFacts, participant: ParticipantFacts) -> list[Refusal]:
-        return _typed(self._joined("order_refusals", order=order, participant=participant), Refusal)
-
-    def refund_terms(self, order: OrderFacts, refund: RefundFacts, participant: ParticipantFacts) -> RefundTerms | None:
-        return self._first("refund_terms", RefundTerms, order=order, refund=refund, participant=participant)
-
-    def promo_code_refusal(
-        self, code: PromoCodeFacts, order: OrderFacts, participant: ParticipantFacts
-    ) -> Refusal | None:
-        return self._first("promo_code_refusal", Refusal, code=code, order=order, participant=participant)
-
-    def tier(self, spend_365_days: Decimal, participant: ParticipantFacts) -> str | None:
-        found = self.host.call_named(
-            "tier_for", self.program_id, first=True, spend_365_days=spend_365_days, participant=participant
-        )
-        if not found:
+def _combining(hook: Hook, caller: pluggy.HookCaller) -> Callable[..., Any]:
+    def ask(*args: Any, **kwargs: Any) -> Any:
+        if len(args) > len(hook.argnames):
+            raise TypeError(f"{hook.name}() takes {len(hook.argnames)} arguments, got {len(args)}")
+        answers = caller(**dict(zip(hook.argnames, args, strict=False)), **kwargs)
+        if hook.notice:
             return None
-        name, tier = found[0]
-        defined = self.host.catalog.get(self.program_id).tiers
-        if not isinstance(tier, str) or tier not in defined:
-            log.error("plugin %s answered tier %r, which program %s does not define", name, tier, self.program_id)
-            raise PluginFailure(name, f"a rule could not be applied (tier_for answered {tier!r})")
-        return tier
+        if hook.listed and not hook.firstresult:
+            return [item for answer in answers for item in answer]
+        return answers
 
-    def achievements(self) -> list[AchievementDefinition]:
-        return _typed(self._joined("achievements"), AchievementDefinition)
-
-    def referral_refusal(
-        self, order: OrderFacts, referrer: ParticipantFacts, friend: ParticipantFacts
-    ) -> Refusal | None:
-        return self._first("referral_refusal", Refusal, order=order, referrer=referrer, friend=friend)
-
-    def notify(self, event: Notification) -> None:
-        self.host.notify(self.program_id, event)
-
-    def audience_segment(self, name: str, params: dict[str, Any]) -> Segment | None:
-        """The first plugin's answer for the campaign segment `name` (CA-02), or None."""
-        return self._first("audience_segment", Segment, name=name, params=params, program=self.program_id)
-
-    def _first(self, hook: str, kind: Callable[..., T], **kwargs: Any) -> T | None:
-        found = self.host.call_named(hook, self.program_id, first=True, **kwargs)
-        if not found:
-            return None
-        name, answer = found[0]
-        return _typed([answer], kind, name)[0]
-
-
-def _listed(answer: Any, hook: str, plugin: str = "?") -> list[Any]:
-    if not isinstance(answer, list | tuple):
-        log.error("plugin %s answered %s from %s, not a list", plugin, type(answer).__name__, hook)
-        raise PluginFailure(plugin, f"a rule could not be applied ({hook} answered no list)")
-    return list(answer)
-
-
-def _typed(values: list[Any], kind: Callable[..., T], plugin: str = "?") -> list[T]:
-    for value in values:
-        if not isinstance(value, kind):  # type: ignore[arg-type]
-            log.error("plugin %s answered %s, not %s", plugin, type(value).__name__, getattr(kind, "__name__", kind))
-            raise PluginFailure(
-                plugin, f"a plugin answered {type(value).__name__}, not {getattr(kind, '__name__', kind)}"
-            )
-    return values
+    ask.__name__ = ask.__qualname__ = hook.name
+    ask.__doc__ = f"The program's plugins asked `{hook.name}` (plugins/hookspecs.py), answers combined."
+    return ask
 
 
 def _partner_plugins(enabled: list[Enabled], programs: list[Program]) -> dict[str, set[str]]:

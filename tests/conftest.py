@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import secrets
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from gateway import db
 from loyalty import clock
 from loyalty.programs import Catalog
 from plugins.manager import PluginHost, build
+from tests import scenario
 from tests.invariants import assert_ledger_invariants
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,6 +81,27 @@ def host() -> PluginHost:
 @pytest.fixture
 def catalog(host: PluginHost) -> Catalog:
     return host.catalog
+
+
+@pytest.fixture
+def with_plugins() -> Callable[..., Catalog]:
+    """Register inline plugins for one test: `with_plugins(("name", instance, programs, optional), ...)`.
+
+    Returns the catalog of the repository's plugins.toml with those plugins added.
+    """
+
+    def register(
+        *plugins: tuple[str, object] | tuple[str, object, tuple[str, ...]] | tuple[str, object, tuple[str, ...], bool],
+    ) -> Catalog:
+        enabled = []
+        for spec in plugins:
+            name, instance, *rest = spec
+            programs = rest[0] if rest else (scenario.PROGRAM,)
+            optional = rest[1] if len(rest) > 1 else False
+            enabled.append(scenario.enabled(name, instance, programs=programs, optional=optional))
+        return scenario.plugin_host(*enabled).catalog
+
+    return register
 
 
 def tables() -> list[str]:

@@ -5,7 +5,7 @@ Conventions, in the style of Datasette's plugin tests:
   contains `hook_X`, and a docstring saying what it returns, how answers combine, its
   failure policy and an example; the two meta-tests at the bottom enforce both;
 - an inline plugin is a small class in the test, registered for that test alone by
-  the `with_plugins` fixture.
+  the `with_plugins` fixture (tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import inspect
 import logging
 import re
-from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from importlib.metadata import EntryPoint
@@ -81,27 +80,6 @@ class Misspelled:
     @hookimpl
     def acrual_credits(self, order: OrderFacts) -> list[Credit]:
         return []
-
-
-@pytest.fixture
-def with_plugins() -> Callable[..., Catalog]:
-    """Register inline plugins for one test: `with_plugins(("name", instance, programs, optional), ...)`.
-
-    Returns the catalog of the repository's plugins.toml with those plugins added.
-    """
-
-    def register(
-        *plugins: tuple[str, object] | tuple[str, object, tuple[str, ...]] | tuple[str, object, tuple[str, ...], bool],
-    ) -> Catalog:
-        enabled = []
-        for spec in plugins:
-            name, instance, *rest = spec
-            programs = rest[0] if rest else (scenario.PROGRAM,)
-            optional = rest[1] if len(rest) > 1 else False
-            enabled.append(scenario.enabled(name, instance, programs=programs, optional=optional))
-        return scenario.plugin_host(*enabled).catalog
-
-    return register
 
 
 def toml(tmp_path: Path, extra: str) -> Path:
@@ -441,13 +419,18 @@ def test_hook_tier_for_first_answer_wins_and_an_undefined_tier_is_a_plugin_failu
     base = scenario.plugin_host()
     rules = base.catalog.get("tkt-ge").rules
     # tkt_ge's thresholds: Basic 0, Silver 500, Gold 1,500 GEL
-    assert [rules.tier(Decimal(s), who) for s in ("0", "499.99", "500", "1500")] == ["Basic", "Basic", "Silver", "Gold"]
+    assert [rules.tier_for(Decimal(s), who) for s in ("0", "499.99", "500", "1500")] == [
+        "Basic",
+        "Basic",
+        "Silver",
+        "Gold",
+    ]
     host = scenario.plugin_host(scenario.enabled("platinum", Platinum(), programs=("tkt-ge",)))
     # plugins.toml order: tkt_ge is listed first, so it answers first
-    assert host.catalog.get("tkt-ge").rules.tier(Decimal(0), who) == "Basic"
+    assert host.catalog.get("tkt-ge").rules.tier_for(Decimal(0), who) == "Basic"
     alone = PluginHost([scenario.enabled("platinum", Platinum(), programs=("tkt-ge",))], list(base.catalog))
     with pytest.raises(PluginFailure) as failed:
-        alone.catalog.get("tkt-ge").rules.tier(Decimal(0), who)
+        alone.catalog.get("tkt-ge").rules.tier_for(Decimal(0), who)
     assert failed.value.plugin == "platinum"
 
 

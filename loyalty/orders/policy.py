@@ -44,7 +44,7 @@ def spend_limit(
         return 0, "LB-01"
     if outside_organizers(program, order):
         return 0, "MG-07"
-    for refusal in program.rules.refusals(order, who):
+    for refusal in program.rules.order_refusals(order, who):
         if refusal.what == "spend":
             return 0, refusal.rule
     cap = spend_cap(program, order, who)
@@ -55,7 +55,7 @@ def spend_limit(
 
 def spend_cap(program: Program, order: OrderFacts, who: ParticipantFacts) -> Limit | None:
     """The smallest cap on the bonuses the order may be paid with (LB-08, MG-08); None: no cap."""
-    return min(program.rules.redemption_limits(order, who), key=lambda limit: limit.max_bonus, default=None)
+    return min(program.rules.redemption_limit(order, who), key=lambda limit: limit.max_bonus, default=None)
 
 
 def _earns(program: Program, order: OrderFacts, who: ParticipantFacts, participant: Participant | None) -> bool:
@@ -65,7 +65,7 @@ def _earns(program: Program, order: OrderFacts, who: ParticipantFacts, participa
         return False
     if outside_organizers(program, order):
         return False  # MG-07
-    return not any(refusal.what == "earn" for refusal in program.rules.refusals(order, who))
+    return not any(refusal.what == "earn" for refusal in program.rules.order_refusals(order, who))
 
 
 def planned_credits(
@@ -74,4 +74,4 @@ def planned_credits(
     """The credits paying this order would write (LB-02, PL-01); [] where it earns nothing."""
     if not _earns(program, order, who, participant):
         return []
-    return [credit for credit in program.rules.accruals(order, who) if credit.amount > 0]
+    return [credit for credit in program.rules.accrual_credits(order, who) if credit.amount > 0]
