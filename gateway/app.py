@@ -1,4 +1,4 @@
-"""The ASGI application: GraphQL at /graphql, health at /healthz and /readyz.
+"""The ASGI application: GraphQL at /graphql, health at /healthz and /readyz, metrics at /metrics.
 
 The ORM opens in the Starlette lifespan (not tortoise.contrib.starlette, which uses the
 removed on_event hooks). Plugins are loaded and validated at start-up: a bad
@@ -15,12 +15,14 @@ from datetime import timedelta
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from gateway import db
+from gateway import db, logs, metrics, request_context
 from gateway.auth import caller_from_header
+from gateway.collectors import ScrapeTime
 from gateway.graphql_http import GraphQLOverHTTP
 from gateway.settings import Settings
 from loyalty import sql
@@ -66,6 +68,7 @@ class GatewayGraphQL(GraphQLOverHTTP[Context, None]):
                 max_aliases=settings.max_aliases,
                 max_tokens=settings.max_tokens,
                 introspection=settings.introspection,
+                observers=[metrics.OperationFacts],
             ),
             graphql_ide="graphiql" if settings.graphiql else None,
             allow_queries_via_get=True,  # a mutation over GET answers 405
@@ -82,7 +85,9 @@ class GatewayGraphQL(GraphQLOverHTTP[Context, None]):
         def read_caller() -> Any:
             if header and not secret:
                 raise Unauthenticated("the gateway has no token secret configured")
-            return caller_from_header(header, secret)
+            caller = caller_from_header(header, secret)
+            request_context.note_role(caller.role.value if caller else "anonymous")
+            return caller
 
         return Context(
             self.host.catalog,
@@ -154,6 +159,14 @@ def create_app(settings: Settings | None = None, *, open_database: bool = True) 
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", metrics.endpoint(ScrapeTime(graphql.queue))),
+        ],
+        middleware=[
+            Middleware(
+                request_context.RequestScope,
+                observe=metrics.observe_request,
+                quiet=("/healthz", "/readyz", "/metrics"),
+            )
         ],
         lifespan=lifespan,
     )
@@ -171,7 +184,10 @@ class _LazyApp:
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if self._app is None:
-            self._app = create_app()
+            settings = Settings()
+            # uvicorn set up its own plain-text logging before importing this app.
+            logs.configure(settings.log_level)
+            self._app = create_app(settings)
         await self._app(scope, receive, send)
 
 

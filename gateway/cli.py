@@ -73,7 +73,12 @@ def _add_serve(subparsers: Any) -> None:
 def _uvicorn(host: str, port: int, reload: bool = False) -> None:
     import uvicorn
 
-    uvicorn.run(APP, host=host, port=port, reload=reload)
+    from gateway import logs
+
+    # JSON lines from the first one: uvicorn is told to leave logging alone, and its
+    # access log (client addresses) gives way to the gateway's "request done" line.
+    logs.configure(_settings().log_level)
+    uvicorn.run(APP, host=host, port=port, reload=reload, log_config=None, access_log=False)
 
 
 def serve(args: argparse.Namespace) -> int:

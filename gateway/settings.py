@@ -24,3 +24,7 @@ class Settings(BaseSettings):
     max_query_depth: int = Field(default=12, alias="LOYALTY_MAX_QUERY_DEPTH")
     max_aliases: int = Field(default=30, alias="LOYALTY_MAX_ALIASES")
     max_tokens: int = Field(default=2000, alias="LOYALTY_MAX_TOKENS")
+    # JSON lines on stderr at this level (DEBUG, INFO, WARNING, ERROR).
+    log_level: str = Field(default="INFO", alias="LOYALTY_LOG_LEVEL")
+    # Each arq worker serves its metrics on this port (0: none).
+    worker_metrics_port: int = Field(default=9101, alias="LOYALTY_WORKER_METRICS_PORT")

@@ -2,7 +2,9 @@
 
 Settings come from the environment as the gateway's do (REDIS_URL, DATABASE_URL,
 LOYALTY_PLUGINS, LOYALTY_QUEUE), read when arq asks for `WorkerSettings`, not when
-this module is imported.
+this module is imported. Logs are JSON lines (LOYALTY_LOG_LEVEL); each worker serves
+its metrics on LOYALTY_WORKER_METRICS_PORT (default 9101, 0 for none): see
+docs/operations.md.
 """
 
 from __future__ import annotations
@@ -10,9 +12,10 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from gateway import db
+from gateway import db, logs
 from gateway.settings import Settings
 from plugins.manager import build
+from workers.metrics import serve_worker_metrics
 from workers.worker import worker_settings
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379"
@@ -23,11 +26,15 @@ def compose(settings: Settings) -> type:
     so validated) at start-up, as the gateway does."""
 
     async def open_everything(ctx: dict[str, Any]) -> None:
+        logs.configure(settings.log_level)  # after arq's own (plain-text) logging set-up
+        ctx["metrics"] = serve_worker_metrics(settings.worker_metrics_port)
         await db.start(settings.database_url)
         ctx["host"] = build(settings.plugins_path)
 
     async def close_everything(ctx: dict[str, Any]) -> None:
         await db.stop()
+        if ctx.get("metrics") is not None:
+            ctx["metrics"].shutdown()
 
     return worker_settings(
         redis_url=settings.redis_url or DEFAULT_REDIS_URL,

@@ -30,7 +30,7 @@ import pluggy
 
 from loyalty.errors import PluginFailure
 from loyalty.facts import Credit
-from plugins import hookspecs
+from plugins import failures, hookspecs
 
 log = logging.getLogger("loyalty.plugins")
 
@@ -122,6 +122,7 @@ class Guard:
         """Log the failure; raise PluginFailure unless the plugin is optional or the hook a notice."""
         why = f": {problem}" if problem else ""
         exc_info = (type(error), error, error.__traceback__) if error is not None else None
+        failures.record(self.plugin, hook.name, "ignored" if hook.notice else "skipped" if self.optional else "refused")
         if hook.notice:
             about = ", ".join(str(arg.kind) for arg in args if hasattr(arg, "kind"))
             log.error(

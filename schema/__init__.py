@@ -3,13 +3,13 @@ parse, authorize, call one loyalty function, shape the answer."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import strawberry
 from strawberry.extensions import MaxTokensLimiter, SchemaExtension
 
 from schema import campaigns, club, orders, participants, programs, promo_codes, reports, staff
-from schema.errors import ContractErrors
+from schema.errors import ContractErrors, GatewaySchema
 from schema.validation import CachedParsing, CachedValidation, limit_rules
 
 
@@ -31,19 +31,29 @@ class Mutation(
 
 
 def build_schema(
-    *, max_depth: int = 12, max_aliases: int = 30, max_tokens: int = 2000, introspection: bool = True
+    *,
+    max_depth: int = 12,
+    max_aliases: int = 30,
+    max_tokens: int = 2000,
+    introspection: bool = True,
+    observers: Sequence[Callable[[], SchemaExtension]] = (),
 ) -> strawberry.Schema:
-    """The schema with the limits and caches of a production gateway."""
+    """The schema with the limits and caches of a production gateway.
+
+    `observers` are extensions of the composition layer (metrics, logs); they come first,
+    so they leave the operation after ContractErrors has shaped its errors.
+    """
     # Factories, not instances: each request gets its own extension objects. The
     # parse and validation caches live at module level, shared by every request.
     rules = limit_rules(max_depth=max_depth, max_aliases=max_aliases, introspection=introspection)
     extensions: list[Callable[[], SchemaExtension]] = [
+        *observers,
         ContractErrors,
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
         lambda: CachedParsing(maxsize=1024),
         lambda: CachedValidation(rules),
     ]
-    return strawberry.Schema(query=Query, mutation=Mutation, extensions=extensions)
+    return GatewaySchema(query=Query, mutation=Mutation, extensions=extensions)
 
 
 schema = build_schema()

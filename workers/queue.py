@@ -11,6 +11,7 @@ Jobs travel as JSON (never pickle).
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -19,6 +20,7 @@ from typing import Any
 
 from loyalty import clock
 from workers import jobs
+from workers.metrics import measured_all
 
 log = logging.getLogger("loyalty.jobs")
 
@@ -62,6 +64,11 @@ class ArqQueue:
         pool = await self.pool()
         await pool.enqueue_job(function, *args, _job_id=job_id, _defer_until=defer_until)
 
+    async def depth(self) -> int:
+        """Jobs waiting on the queue (deferred ones included): the ZCARD of its key."""
+        pool = await self.pool()
+        return int(await pool.zcard(self.queue_name))
+
     async def close(self) -> None:
         """Close the pool."""
         if self._pool is not None:
@@ -81,7 +88,8 @@ class InProcessQueue:
     """
 
     def __init__(self, functions: dict[str, Job] | None = None) -> None:
-        self.functions = jobs.FUNCTIONS if functions is None else functions
+        # The job functions counted and timed, as a worker's are (workers.metrics).
+        self.functions = measured_all(jobs.FUNCTIONS) if functions is None else functions
         self._pending: set[str] = set()
         self._queue: asyncio.Queue[tuple[str, tuple[Any, ...], str | None]] | None = None
         self._runner: asyncio.Task[None] | None = None
@@ -93,7 +101,9 @@ class InProcessQueue:
         if self._queue is None:
             self._queue = asyncio.Queue()
         if self._runner is None or self._runner.done():
-            self._runner = asyncio.get_running_loop().create_task(self._run())
+            # An empty context: the runner outlives the request that started it, whose
+            # id (gateway.request_context) must not follow every job into the logs.
+            self._runner = asyncio.get_running_loop().create_task(self._run(), context=contextvars.Context())
         return self._queue
 
     async def enqueue(
@@ -133,6 +143,10 @@ class InProcessQueue:
                 if job_id is not None:
                     self._pending.discard(job_id)
                 self._queue.task_done()
+
+    async def depth(self) -> int:
+        """Jobs waiting: queued, or deferred to a later instant."""
+        return (self._queue.qsize() if self._queue is not None else 0) + len(self._timers)
 
     async def drain(self) -> None:
         """Wait until every queued job (not the deferred ones) has run."""

@@ -19,6 +19,7 @@ from arq.worker import Function
 
 from loyalty import jobs as names
 from workers import jobs
+from workers.metrics import measured
 from workers.queue import ArqQueue, deserialize, serialize
 from workers.schedule import SCHEDULE, Periodic, cron_times
 
@@ -36,7 +37,8 @@ TIMEOUTS = {
 
 
 def _coroutine(name: str) -> WorkerCoroutine:
-    return cast(WorkerCoroutine, jobs.FUNCTIONS[name])
+    # Counted and timed (workers.metrics): loyalty_jobs_total, loyalty_job_duration_seconds.
+    return cast(WorkerCoroutine, measured(name, jobs.FUNCTIONS[name]))
 
 
 def functions() -> list[Function]:
