@@ -281,7 +281,8 @@ def demo(args: argparse.Namespace) -> int:
     tokens = demo_tokens(secret, owner)
     base = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}"
     participant = next(iter(tokens.values()))
-    query = '{"query":"{ me { id wallets { program { id } status active pending debt } } }"}'
+    # A trusted document by name (schema/documents/mobile.graphql): no query text needed.
+    query = '{"operationName":"Wallets"}'
     lines = [
         "",
         f"Demo database: {path} (fresh, migrated, demo data loaded)",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +12,10 @@ from gateway.app import create_app
 from gateway.auth import issue
 from gateway.settings import Settings
 from loyalty.access import Role
+from schema import schema
+from schema.registry import DocumentRegistry
 
 ROOT = Path(__file__).resolve().parent.parent
-CONTRACT = ROOT.parent / "shared" / "contract"
 SECRET = "test-secret-not-for-production-0123456789"
 
 
@@ -25,17 +27,15 @@ def participant_token(customer_id: str, verified: bool = True) -> str:
     return token(Role.PARTICIPANT, customer_id, email=f"{customer_id}@example.com", email_verified=verified)
 
 
-def document(name: str) -> str:
-    """The text of one operation of the contract's documents, by operation name."""
-    from graphql import parse, print_ast
+@cache
+def registry() -> DocumentRegistry:
+    """The gateway's trusted documents (schema/documents), validated against the default schema."""
+    return DocumentRegistry.load(schema._schema)
 
-    for path in sorted(CONTRACT.glob("*.graphql")):
-        if path.name == "schema.graphql":
-            continue
-        for definition in parse(path.read_text()).definitions:
-            if getattr(definition, "name", None) and definition.name.value == name:  # type: ignore[union-attr]
-                return print_ast(definition)
-    raise KeyError(name)
+
+def document(name: str) -> str:
+    """The text a client sends for one trusted operation, by operation name."""
+    return registry()[name].text
 
 
 class Client:
@@ -53,16 +53,29 @@ class Client:
     async def __call__(
         self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
     ) -> dict[str, Any]:
+        return await self.post({"query": query, "variables": variables or {}}, token)
+
+    async def post(self, body: Any, token: str | None = None) -> Any:
+        """POST a raw GraphQL-over-HTTP body; the JSON answer."""
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        response = await self.http.post(
-            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
-        )
+        response = await self.http.post("/graphql", json=body, headers=headers)
         assert response.status_code == 200, response.text
         return response.json()
 
     async def op(self, name: str, variables: dict[str, Any] | None = None, token: str | None = None) -> dict[str, Any]:
-        """Run one of the contract's documents, as written."""
+        """Run one of the trusted documents, sending its text as a client without persisted queries does."""
         return await self(document(name), variables, token)
+
+    async def persisted(
+        self, name: str, variables: dict[str, Any] | None = None, token: str | None = None, *, by: str = "sha256"
+    ) -> dict[str, Any]:
+        """Run one of the trusted documents without its text: by its hash (Apollo APQ) or by name."""
+        body: dict[str, Any] = {"variables": variables or {}}
+        if by == "sha256":
+            body["extensions"] = {"persistedQuery": {"version": 1, "sha256Hash": registry()[name].sha256}}
+        else:
+            body["operationName"] = name
+        return dict(await self.post(body, token))
 
 
 def error_code(result: dict[str, Any]) -> str:
