@@ -565,57 +565,6 @@ async def test_lb14_gifts_burn_like_any_others(catalog: Catalog) -> None:
     assert (await Wallet.get(id=wallet.id)).status is WalletStatus.ACTIVE
 
 
-# ------------------------------------------------------------------ CLI: loyalty campaign watch / list
-
-
-async def test_ca03_cli_watch_shows_progress_until_the_campaign_ends(catalog: Catalog) -> None:
-    import io
-
-    from gateway import campaign_cli
-
-    await populate("p-", 9)
-    campaign = await make(catalog, batch_size=3)
-    _, work = await campaigns.launch(catalog, campaign.id)
-    await campaigns.grant_batch(campaign.id, 0)
-    out = io.StringIO()
-    ticks = iter(range(100))
-    # running: one refresh, then the limit stops it
-    assert (
-        await campaign_cli.watch(
-            str(campaign.id), out=out, tty=False, interval=0, limit=1, now=lambda: float(next(ticks))
-        )
-        == 1
-    )
-    assert "granted 3  skipped 0 of 9" in out.getvalue() and "RUNNING" in out.getvalue()
-    await run(InProcessQueue(), work)
-    clock.advance(timedelta(seconds=3))
-    await Campaign.filter(id=campaign.id).update(finished_at=clock.now())
-    tty = io.StringIO()
-    assert await campaign_cli.watch(str(campaign.id), out=tty, tty=True, interval=0) == 0
-    final = tty.getvalue().split("\r\x1b[2K")[-1]
-    assert final.endswith("FINISHED\n") and "100.0%" in final and "granted 9" in final and "3/s" in final
-    assert "#" * campaign_cli.BAR in final
-    missing = io.StringIO()
-    assert await campaign_cli.watch("4242", out=missing, tty=False) == 1
-
-
-async def test_ca03_cli_list_prints_recent_campaigns(catalog: Catalog) -> None:
-    from gateway import campaign_cli, cli
-
-    await populate("p-", 4)
-    first = await make(catalog, name="first gift")
-    _, work = await campaigns.launch(catalog, first.id)
-    await run(InProcessQueue(), work)
-    await make(catalog, name="second gift")
-    lines = await campaign_cli.rows()
-    assert lines[0].split()[:3] == ["ID", "STATUS", "PROGRAM"]
-    assert lines[1].split()[:2] == [str(first.id + 1), "DRAFT"] and lines[1].endswith("second gift")
-    assert lines[2].split()[:7] == [str(first.id), "FINISHED", PROGRAM, "100", "4", "4", "0"]
-    parsed = cli.build_parser().parse_args(["campaign", "watch", "7", "--interval", "0.5"])
-    assert (parsed.id, parsed.interval, parsed.run) == ("7", 0.5, campaign_cli.watch_command)
-    assert cli.build_parser().parse_args(["campaign", "list"]).run is campaign_cli.list_command
-
-
 async def test_ca02_a_tier_audience_counts_tiers_earned_by_spend_and_set_by_staff() -> None:
     # tkt-ge: Basic from 0, Silver from 500, Gold from 1,500 GEL spent in 365 days (plugins.toml).
     catalog = scenario.plugin_host().catalog
