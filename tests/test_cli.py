@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import io
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -404,6 +405,18 @@ async def test_ca03_cli_watch_exits_1_on_a_cancelled_campaign_and_3_on_an_unknow
         out, err = await asyncio.wait_for(missing.communicate(), timeout=60)
         assert missing.returncode == ExitCode.NOT_FOUND == 3
         assert out == b"" and f"Error: no campaign {unknown}" in err.decode()
+
+
+async def test_ca03_cli_watch_interrupted_exits_130(catalog: Catalog, orm: str) -> None:
+    await populate("p-", 2)
+    campaign = await gift_campaign(catalog)
+    await campaigns.launch(catalog, campaign.id)
+    watching = await watch_cli(str(campaign.id), "--interval", "0.1", database_url=orm)
+    await line_with(watching, "granted 0  skipped 0 of 2", "RUNNING")
+    watching.send_signal(signal.SIGINT)  # Ctrl-C
+    _, err = await asyncio.wait_for(watching.communicate(), timeout=30)
+    assert watching.returncode == ExitCode.INTERRUPTED == 130
+    assert "Traceback" not in err.decode()
 
 
 async def test_ca03_cli_watch_draws_a_rich_progress_bar_on_a_terminal(catalog: Catalog) -> None:
