@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from gateway import db, logs, metrics, request_context
+from gateway import console, db, logs, metrics, request_context
 from gateway.auth import caller_from_header
 from gateway.collectors import ScrapeTime
 from gateway.graphql_http import GraphQLOverHTTP
@@ -183,6 +183,7 @@ def create_app(settings: Settings | None = None, *, open_database: bool = True) 
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics.endpoint(ScrapeTime(graphql.queue))),
+            *(console.routes() if settings.console else []),
         ],
         middleware=[
             Middleware(

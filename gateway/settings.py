@@ -20,6 +20,8 @@ class Settings(BaseSettings):
     plugins_path: str = Field(default="plugins.toml", alias="LOYALTY_PLUGINS")
     jwt_secret: str | None = Field(default=None, alias="LOYALTY_JWT_SECRET")
     graphiql: bool = Field(default=True, alias="LOYALTY_GRAPHIQL")
+    # The marketing console at /console (gateway/console.py).
+    console: bool = Field(default=True, alias="LOYALTY_CONSOLE")
     introspection: bool = Field(default=True, alias="LOYALTY_INTROSPECTION")
     max_query_depth: int = Field(default=12, alias="LOYALTY_MAX_QUERY_DEPTH")
     max_aliases: int = Field(default=30, alias="LOYALTY_MAX_ALIASES")

@@ -35,6 +35,13 @@ def _uvicorn(host: str, port: int, reload: bool = False) -> None:
     uvicorn.run(APP, host=host, port=port, reload=reload, log_config=None, access_log=False)
 
 
+def console_line(settings: Settings, base: str, marketer: str, program_id: str) -> list[str]:
+    """The marketing console's address, signed in: the token rides in the fragment, never sent to a server."""
+    if not settings.console:
+        return []
+    return [f"Marketing console: {base}/console/#token={marketer}&program={program_id}"]
+
+
 def serve(
     host: Host = "127.0.0.1",
     port: Port = 8000,
@@ -125,6 +132,7 @@ def demo(
         f"Demo database: {path} (fresh, migrated, demo data loaded)",
         f"Token secret: {'LOYALTY_JWT_SECRET' if settings.jwt_secret else 'random, for this run only'}",
         f"GraphiQL: {base}/graphql   (paste a token below as the header: Authorization: Bearer <token>)",
+        *console_line(settings, base, tokens["marketer"], program.id),
         f"Data: program {program.id}; participants {', '.join(loaded.participants)}; "
         f"events {', '.join(loaded.events)}; orders {', '.join(loaded.orders)}",
         "",
