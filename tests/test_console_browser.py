@@ -425,3 +425,34 @@ async def test_console_reads_participant_ids_from_a_csv_as_marketing_exports_the
     assert parsed["read"][2]["duplicates"] == 1
     assert parsed["refused"] == "the file holds more than 100,000 participant ids"
     assert parsed["capped"] == 100_000
+
+
+async def test_ca01_ca03_console_schedules_a_campaign_then_pauses_resumes_and_cancels_it(
+    gateway: str, page: Any
+) -> None:
+    await populate("later-", 4, PROGRAM)
+    await open_console(page, gateway, marketer())
+    await page.get_by_role("link", name="New campaign").first.click()
+    await page.get_by_label("All active participants").check()
+    await audience_count(page, 4)
+    await page.get_by_label("Campaign name").fill("New Year, later")
+    await page.get_by_label("Bonuses per participant").fill("20")
+    await page.get_by_label("Start time").fill("2099-01-01T10:00")  # picks "Start at"
+    assert await page.get_by_label("at", exact=True).is_checked()
+    await page.get_by_label("Last day valid").fill("2099-01-31")  # picks "until the end of"
+    assert await page.get_by_label("until the end of").is_checked()
+    await page.get_by_role("button", name="Create campaign").click()
+    await page.get_by_role("button", name="Launch").click()
+    await page.wait_for_selector("#view-campaign[data-status='SCHEDULED']")
+    assert await figure(page, "granted") == 0
+    await page.get_by_role("button", name="Pause").click()
+    await page.wait_for_selector("#view-campaign[data-status='PAUSED']")
+    await page.get_by_role("button", name="Resume").click()
+    await page.wait_for_selector("#view-campaign[data-status='SCHEDULED']")  # startsAt is still ahead
+    page.once("dialog", lambda dialog: dialog.accept())
+    await page.get_by_role("button", name="Cancel campaign").click()
+    await page.wait_for_selector("#view-campaign[data-status='CANCELLED']")
+    for name in ("Launch", "Pause", "Resume", "Cancel campaign"):
+        assert await page.get_by_role("button", name=name).is_hidden(), name
+    assert await figure(page, "granted") == 0
+    await shot(page, "12-campaign-cancelled")
