@@ -105,7 +105,9 @@ class GatewayGraphQL(PersistedOperations, GraphQLOverHTTP[Context, None]):
         def read_caller() -> Any:
             if header and not secret:
                 raise Unauthenticated("the gateway has no token secret configured")
-            caller = caller_from_header(header, secret)
+            caller = caller_from_header(
+                header, secret, issuer=self.settings.jwt_issuer, audience=self.settings.jwt_audience
+            )
             request_context.note_role(caller.role.value if caller else "anonymous")
             return caller
 

@@ -19,6 +19,9 @@ class Settings(BaseSettings):
     campaign_batch_size: int = Field(default=5000, alias="LOYALTY_CAMPAIGN_BATCH")
     plugins_path: str = Field(default="plugins.toml", alias="LOYALTY_PLUGINS")
     jwt_secret: str | None = Field(default=None, alias="LOYALTY_JWT_SECRET")
+    # Where set, a token must name this issuer (`iss`) and this audience (`aud`).
+    jwt_issuer: str | None = Field(default=None, alias="LOYALTY_JWT_ISSUER")
+    jwt_audience: str | None = Field(default=None, alias="LOYALTY_JWT_AUDIENCE")
     graphiql: bool = Field(default=True, alias="LOYALTY_GRAPHIQL")
     # The marketing console at /console (gateway/console.py).
     console: bool = Field(default=True, alias="LOYALTY_CONSOLE")

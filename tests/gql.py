@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ from schema.registry import DocumentRegistry
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "test-secret-not-for-production-0123456789"
+# The pseudonyms' key (LB-16): random per test run, as `loyalty demo` makes one per run.
+ERASURE_KEY = secrets.token_urlsafe(32)
 
 
 def token(role: Role | str, sub: str = "caller", **claims: Any) -> str:
@@ -41,13 +44,21 @@ def document(name: str) -> str:
 class Client:
     """Posts GraphQL to an app sharing the test session's ORM."""
 
-    def __init__(self, plugins: Path | None = None, redis_url: str | None = None) -> None:
+    def __init__(
+        self, plugins: Path | None = None, redis_url: str | None = None, settings: dict[str, Any] | None = None
+    ) -> None:
         # Jobs run in this process unless a test passes a Redis URL: the environment's
         # REDIS_URL (set in CI's PostgreSQL run) must not change what a test exercises.
-        settings = Settings(
-            LOYALTY_JWT_SECRET=SECRET, LOYALTY_PLUGINS=str(plugins or ROOT / "plugins.toml"), REDIS_URL=redis_url
-        )
-        self.app = create_app(settings, open_database=False)
+        # `settings`: more variables by name (LOYALTY_JWT_ISSUER=...), over these.
+        given: dict[str, Any] = {
+            "LOYALTY_JWT_SECRET": SECRET,
+            "LOYALTY_ERASURE_KEY": ERASURE_KEY,
+            "LOYALTY_PLUGINS": str(plugins or ROOT / "plugins.toml"),
+            "REDIS_URL": redis_url,
+            **(settings or {}),
+        }
+        self.settings = Settings(**given)
+        self.app = create_app(self.settings, open_database=False)
         self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://gateway")
 
     async def __call__(
