@@ -43,12 +43,18 @@ from loyalty.enums import Channel, ItemKind  # noqa: E402
 from plugins.manager import build  # noqa: E402
 
 SECRET = secrets.token_hex(32)
+ERASURE_KEY = secrets.token_hex(32)
 
 
 async def seed(catalog) -> None:
     """One participant with 40 ledger entries: accruals on past and future events, spends."""
     identity = participants.Identity("reader", email="r@example.com", email_verified=True)
-    await participants.join(catalog, identity, participants.JoinRequest("live-brighter", True, True, True, "Reader"))
+    await participants.join(
+        catalog,
+        identity,
+        participants.JoinRequest("live-brighter", True, True, True, "Reader"),
+        erasure_key=ERASURE_KEY.encode(),
+    )
     await adjustments.adjust(catalog, adjustments.Adjustment("reader", "live-brighter", 5000, "seed"))
     for n in range(20):
         starts = clock.now() + timedelta(days=(n % 4) - 1)
@@ -172,7 +178,10 @@ async def main() -> None:
         await seed(host.catalog)
         pool = await asyncpg.create_pool(url.replace("postgres://", "postgresql://", 1), min_size=2, max_size=10)
         gateway = create_app(
-            Settings(LOYALTY_JWT_SECRET=SECRET, LOYALTY_PLUGINS=str(ROOT / "plugins.toml")), open_database=False
+            Settings(
+                LOYALTY_JWT_SECRET=SECRET, LOYALTY_ERASURE_KEY=ERASURE_KEY, LOYALTY_PLUGINS=str(ROOT / "plugins.toml")
+            ),
+            open_database=False,
         )
         # The mobile app's own documents, as it sends them (schema/documents/mobile.graphql).
         wallets, history = (gateway.state.registry[name].text for name in ("Wallets", "BonusHistory"))

@@ -118,6 +118,7 @@ class GatewayGraphQL(PersistedOperations, GraphQLOverHTTP[Context, None]):
             response=response,
             queue=self.queue,
             campaign_batch_size=self.settings.campaign_batch_size,
+            erasure_key=self.settings.erasure_key.encode() if self.settings.erasure_key else None,
         )
 
 

@@ -66,7 +66,7 @@ def _goods(item_id: str, event_id: str, nominal: str) -> orders.ItemDraft:
     return orders.ItemDraft(id=item_id, event_id=event_id, kind=ItemKind.GOODS, nominal=Decimal(nominal))
 
 
-async def _join(catalog: Catalog, identity: Identity, program: Program, name: str) -> None:
+async def _join(catalog: Catalog, identity: Identity, program: Program, name: str, erasure_key: bytes) -> None:
     await participants.join(
         catalog,
         identity,
@@ -78,10 +78,11 @@ async def _join(catalog: Catalog, identity: Identity, program: Program, name: st
             display_name=name,
             birth_date=date(1990, 5, 17),  # an adult, for programs that check age (TK-07)
         ),
+        erasure_key=erasure_key,
     )
 
 
-async def load(catalog: Catalog) -> DemoData:
+async def load(catalog: Catalog, erasure_key: bytes) -> DemoData:
     """Write the demo data into an empty, migrated database (the ORM must be open)."""
     program = primary_program(catalog)
     data = DemoData(program_id=program.id)
@@ -100,12 +101,12 @@ async def load(catalog: Catalog) -> DemoData:
         )
         data.events.append(event_id)
 
-    await _join(catalog, ALICE, program, "Alice")
+    await _join(catalog, ALICE, program, "Alice", erasure_key)
     for other in catalog:
         if other.id != program.id:
-            await _join(catalog, ALICE, other, "Alice")
-    await _join(catalog, BOB, program, "Bob")
-    await _join(catalog, CAROL, program, "Carol")
+            await _join(catalog, ALICE, other, "Alice", erasure_key)
+    await _join(catalog, BOB, program, "Bob", erasure_key)
+    await _join(catalog, CAROL, program, "Carol", erasure_key)
     data.participants = [ALICE.customer_id, BOB.customer_id, CAROL.customer_id]
 
     async def buy(order_id: str, customer_id: str, *items: orders.ItemDraft, spend: int = 0) -> None:

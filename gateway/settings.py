@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     # Where set, a token must name this issuer (`iss`) and this audience (`aud`).
     jwt_issuer: str | None = Field(default=None, alias="LOYALTY_JWT_ISSUER")
     jwt_audience: str | None = Field(default=None, alias="LOYALTY_JWT_AUDIENCE")
+    # Keys the pseudonym an erased participant is found by (LB-16); keep it secret and never
+    # change it: with another key the gateway no longer recognises whom it erased.
+    erasure_key: str | None = Field(default=None, alias="LOYALTY_ERASURE_KEY")
     graphiql: bool = Field(default=True, alias="LOYALTY_GRAPHIQL")
     # The marketing console at /console (gateway/console.py).
     console: bool = Field(default=True, alias="LOYALTY_CONSOLE")

@@ -9,7 +9,7 @@ from tortoise.transactions import in_transaction
 
 from loyalty import clock, ledger, participants
 from loyalty.enums import EntryKind
-from loyalty.errors import BadInput, NotFound, RuleViolation
+from loyalty.errors import BadInput, RuleViolation
 from loyalty.models import Entry
 from loyalty.programs import Catalog
 
@@ -35,10 +35,10 @@ async def adjust(catalog: Catalog, adjustment: Adjustment) -> Entry:
         raise BadInput("an adjustment needs a reason")
     if adjustment.valid_days is not None and adjustment.valid_days <= 0:
         raise BadInput("validDays must be positive")
-    participant = await participants.get(adjustment.customer_id)
-    wallet = await participants.wallet_of(participant, program.id)
+    participant = await participants.find(adjustment.customer_id)
+    wallet = await participants.wallet_of(participant, program.id) if participant else None
     if wallet is None:
-        raise NotFound(f"participant {adjustment.customer_id!r} has no wallet in {program.id!r}")
+        raise participants.no_wallet(adjustment.customer_id, program.id)
     async with in_transaction():
         locked = await ledger.lock_wallet(wallet.id)
         if adjustment.amount > 0:

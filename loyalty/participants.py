@@ -1,4 +1,4 @@
-"""Participants and their wallets: joining, profile, consents, erasure, blocking.
+"""Participants and their wallets: joining, profile, consents, blocking (erasure: `loyalty.erasure`).
 
 A participant is a ticketing customer who joined at least one program (LB-01). A wallet
 is PENDING until the identity service has verified one of the participant's contacts.
@@ -6,9 +6,6 @@ is PENDING until the identity service has verified one of the participant's cont
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
 from dataclasses import dataclass
 from datetime import date
 
@@ -17,8 +14,9 @@ from tortoise.transactions import in_transaction
 
 from loyalty import clock
 from loyalty.enums import ParticipantStatus, WalletStatus
+from loyalty.erasure import erased_digest
 from loyalty.errors import BadInput, Forbidden, NotFound, RuleViolation
-from loyalty.models import Order, Participant, StatusChange, Wallet
+from loyalty.models import Participant, StatusChange, Wallet
 from loyalty.programs import Catalog, Program
 
 ADULT_AGE = 18
@@ -66,28 +64,28 @@ def _age(born: date, on: date) -> int:
     return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
 
 
-def _digest(customer_id: str) -> str:
-    # Pseudonymous, stable: lets a repeated erasure request find the erased record.
-    return hmac.new(b"loyalty-erasure", customer_id.encode(), hashlib.sha256).hexdigest()
-
-
 def _verified(participant: Participant) -> bool:
     return bool(
         (participant.email and participant.email_verified) or (participant.phone and participant.phone_verified)
     )
 
 
-async def find(customer_id: str) -> Participant | None:
-    """The participant with this customer id (or, once erased, the one it was); None if none joined."""
+async def find(customer_id: str, erasure_key: bytes | None = None) -> Participant | None:
+    """The participant with this customer id (an erased one by its pseudonym); None if none joined.
+
+    With the erasure key, also the erased participant this customer id was (LB-16):
+    only the participant themselves and support look them up so. Without it an erased
+    customer is one who has not joined, and nothing ties them to the pseudonymous ledger.
+    """
     found = await Participant.get_or_none(customer_id=customer_id)
-    if found is None:
-        found = await Participant.get_or_none(erased_digest=_digest(customer_id))
+    if found is None and erasure_key is not None:
+        found = await Participant.get_or_none(erased_digest=erased_digest(erasure_key, customer_id))
     return found
 
 
-async def get(customer_id: str) -> Participant:
-    """The participant with this customer id; NotFound if none."""
-    found = await find(customer_id)
+async def get(customer_id: str, erasure_key: bytes | None = None) -> Participant:
+    """The participant with this customer id (see `find`); NotFound if none."""
+    found = await find(customer_id, erasure_key)
     if found is None:
         raise NotFound(f"no participant {customer_id!r}")
     return found
@@ -115,14 +113,16 @@ def _check_age(program: Program, birth_date: date | None, guardian_consent: bool
         raise RuleViolation("TK-07", "under 18: a guardian's consent is needed")
 
 
-async def recognise(identity: Identity) -> Participant | None:
-    """Take the token's verified contacts; PENDING wallets become ACTIVE once one is verified (LB-01).
+async def recognise(identity: Identity, erasure_key: bytes) -> Participant | None:
+    """The caller as a participant, their token's verified contacts taken (LB-01); None if not joined.
 
-    Called on every participant read, so it writes only when the token brings
-    something new: a participant with a verified contact on record has no PENDING
-    wallet (joining and unblocking make it ACTIVE), so nothing else needs a write.
+    PENDING wallets become ACTIVE once a contact is verified. Called on every
+    participant read, so it writes only when the token brings something new: a
+    participant with a verified contact on record has no PENDING wallet (joining and
+    unblocking make it ACTIVE), so nothing else needs a write. An erased participant
+    is found by the pseudonym's digest and takes nothing from the token (LB-16).
     """
-    participant = await Participant.get_or_none(customer_id=identity.customer_id)
+    participant = await find(identity.customer_id, erasure_key)
     if participant is None or participant.status is ParticipantStatus.ERASED:
         return participant
     if not _take_contacts(participant, identity):
@@ -146,11 +146,14 @@ def _take_contacts(participant: Participant, identity: Identity) -> bool:
     return True
 
 
-async def join(catalog: Catalog, identity: Identity, request: JoinRequest) -> tuple[Participant, Wallet]:
+async def join(
+    catalog: Catalog, identity: Identity, request: JoinRequest, *, erasure_key: bytes
+) -> tuple[Participant, Wallet]:
     """Join the caller to a program (LB-01): consents recorded, wallet ACTIVE or PENDING.
 
     Joining again changes nothing but a PENDING wallet, which becomes ACTIVE once the
-    token carries a verified contact.
+    token carries a verified contact. An erased participant cannot join again (LB-16):
+    `erasure_key` finds them.
     """
     program = catalog.get(request.program_id)
     if not request.accept_rules or not request.personal_data_consent:
@@ -158,17 +161,20 @@ async def join(catalog: Catalog, identity: Identity, request: JoinRequest) -> tu
     if request.display_name is not None and len(request.display_name) > 200:
         raise BadInput("displayName is longer than 200 characters")
     try:
-        return await _join(program, identity, request)
+        return await _join(program, identity, request, erasure_key)
     except IntegrityError:
         # A concurrent first join by the same customer won the insert: join again over it.
-        return await _join(program, identity, request)
+        return await _join(program, identity, request, erasure_key)
 
 
-async def _join(program: Program, identity: Identity, request: JoinRequest) -> tuple[Participant, Wallet]:
+async def _join(
+    program: Program, identity: Identity, request: JoinRequest, erasure_key: bytes
+) -> tuple[Participant, Wallet]:
     now = clock.now()
     async with in_transaction():
         participant = await Participant.select_for_update().get_or_none(customer_id=identity.customer_id)
-        if participant is None and await Participant.exists(erased_digest=_digest(identity.customer_id)):
+        digest = erased_digest(erasure_key, identity.customer_id)
+        if participant is None and await Participant.exists(erased_digest=digest):
             raise RuleViolation("LB-16", "this participant's data was erased; the wallet stays blocked")
         birth_date = request.birth_date or (participant.birth_date if participant else None)
         guardian = bool(request.guardian_consent) or bool(participant and participant.guardian_consent)
@@ -210,9 +216,12 @@ async def _join(program: Program, identity: Identity, request: JoinRequest) -> t
     return participant, wallet
 
 
-async def update_profile(customer_id: str, change: ProfileChange) -> Participant:
-    """Change the participant's personal data; None fields stay as they are (LB-15)."""
-    participant = await _living(customer_id)
+async def update_profile(customer_id: str, change: ProfileChange, erasure_key: bytes | None = None) -> Participant:
+    """Change the participant's personal data; None fields stay as they are (LB-15).
+
+    With the erasure key, an erased participant is refused by LB-16 (else NOT_FOUND).
+    """
+    participant = await _living(customer_id, erasure_key)
     if change.display_name is not None:
         if len(change.display_name) > 200:
             raise BadInput("displayName is longer than 200 characters")
@@ -227,74 +236,75 @@ async def update_profile(customer_id: str, change: ProfileChange) -> Participant
     return participant
 
 
-async def set_marketing_consent(customer_id: str, allowed: bool) -> Participant:
-    """Turn marketing messages on or off, effective at once (LB-15, TK-08)."""
-    participant = await _living(customer_id)
+async def set_marketing_consent(customer_id: str, allowed: bool, erasure_key: bytes | None = None) -> Participant:
+    """Turn marketing messages on or off, effective at once (LB-15, TK-08); erased: as `update_profile`."""
+    participant = await _living(customer_id, erasure_key)
     participant.marketing_consent = allowed
     await participant.save(update_fields=["marketing_consent"])
     return participant
 
 
-async def _living(customer_id: str) -> Participant:
-    participant = await get(customer_id)
+async def _living(customer_id: str, erasure_key: bytes | None) -> Participant:
+    participant = await get(customer_id, erasure_key)
     if participant.status is ParticipantStatus.ERASED:
         raise RuleViolation("LB-16", "this participant's data was erased")
     return participant
 
 
-async def erase(customer_id: str) -> Participant:
-    """Erase the participant's personal data and block every wallet, for good (LB-16).
+async def block(
+    catalog: Catalog,
+    customer_id: str,
+    program_id: str | None,
+    reason: str,
+    actor: str,
+    erasure_key: bytes | None = None,
+) -> Participant:
+    """Block one program's wallet (MG-13), or every wallet and the participant (program None).
 
-    The ledger stays, under a pseudonymous id. Asking twice returns the same result.
+    With the erasure key an erased participant is found by their former id (support).
     """
-    async with in_transaction():
-        participant = await get(customer_id)
-        if participant.status is ParticipantStatus.ERASED:
-            return participant
-        pseudonym = f"erased-{secrets.token_hex(12)}"
-        original = participant.customer_id
-        participant.erased_digest = _digest(original)
-        participant.customer_id = pseudonym
-        participant.status = ParticipantStatus.ERASED
-        participant.display_name = None
-        participant.birth_date = None
-        participant.email = participant.phone = None
-        participant.email_verified = participant.phone_verified = False
-        participant.marketing_consent = False
-        participant.erased_at = clock.now()
-        await participant.save()
-        await Wallet.filter(participant_id=participant.id).update(status=WalletStatus.BLOCKED)
-        await Order.filter(customer_id=original).update(customer_id=pseudonym)
-        await StatusChange.create(
-            participant_id=participant.id,
-            program_id=None,
-            action="erase",
-            reason="the participant asked for erasure",
-            actor=pseudonym,
-            at=clock.now(),
-        )
-    return participant
+    return await _set_blocked(catalog, customer_id, program_id, reason, actor, erasure_key, blocked=True)
 
 
-async def block(catalog: Catalog, customer_id: str, program_id: str | None, reason: str, actor: str) -> Participant:
-    """Block one program's wallet (MG-13), or every wallet and the participant (program None)."""
-    return await _set_blocked(catalog, customer_id, program_id, reason, actor, blocked=True)
-
-
-async def unblock(catalog: Catalog, customer_id: str, program_id: str | None, reason: str, actor: str) -> Participant:
+async def unblock(
+    catalog: Catalog,
+    customer_id: str,
+    program_id: str | None,
+    reason: str,
+    actor: str,
+    erasure_key: bytes | None = None,
+) -> Participant:
     """Reverse `block`: wallets ACTIVE again (PENDING without a verified contact); an erased participant stays erased (LB-16)."""
-    return await _set_blocked(catalog, customer_id, program_id, reason, actor, blocked=False)
+    return await _set_blocked(catalog, customer_id, program_id, reason, actor, erasure_key, blocked=False)
+
+
+def no_wallet(customer_id: str, program_id: str) -> NotFound:
+    """The one answer for "no such participant" and "no wallet there": a partner learns nothing more."""
+    return NotFound(f"participant {customer_id!r} has no wallet in {program_id!r}")
 
 
 async def _set_blocked(
-    catalog: Catalog, customer_id: str, program_id: str | None, reason: str, actor: str, *, blocked: bool
+    catalog: Catalog,
+    customer_id: str,
+    program_id: str | None,
+    reason: str,
+    actor: str,
+    erasure_key: bytes | None,
+    *,
+    blocked: bool,
 ) -> Participant:
     if not reason.strip():
         raise BadInput("a reason is required")
     if program_id is not None:
         catalog.get(program_id)
     async with in_transaction():
-        participant = await get(customer_id)
+        participant = await find(customer_id, erasure_key)
+        if participant is None:
+            raise (
+                no_wallet(customer_id, program_id)
+                if program_id is not None
+                else NotFound(f"no participant {customer_id!r}")
+            )
         if participant.status is ParticipantStatus.ERASED:
             if blocked:
                 return participant
@@ -303,7 +313,7 @@ async def _set_blocked(
         if program_id is not None:
             wallets = wallets.filter(program_id=program_id)
             if not await wallets.exists():
-                raise NotFound(f"participant {customer_id!r} has no wallet in {program_id!r}")
+                raise no_wallet(customer_id, program_id)
         if blocked:
             await wallets.update(status=WalletStatus.BLOCKED)
         else:

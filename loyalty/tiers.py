@@ -17,7 +17,7 @@ from tortoise.transactions import in_transaction
 
 from loyalty import clock, participants
 from loyalty.enums import OrderStatus
-from loyalty.errors import BadInput, NotFound
+from loyalty.errors import BadInput
 from loyalty.facts import Notification, ParticipantFacts
 from loyalty.models import Order, Refund, Wallet
 from loyalty.programs import Catalog, Program
@@ -106,11 +106,15 @@ async def set_tier(catalog: Catalog, customer_id: str, program_id: str, tier: st
     if tier not in program.tiers:
         defined = ", ".join(program.tiers) or "none"
         raise BadInput(f"program {program.id!r} has no tier {tier!r} (its tiers: {defined})")
-    participant = await participants.get(customer_id)
+    participant = await participants.find(customer_id)
     async with in_transaction():
-        wallet = await Wallet.select_for_update().get_or_none(participant_id=participant.id, program_id=program.id)
+        wallet = (
+            await Wallet.select_for_update().get_or_none(participant_id=participant.id, program_id=program.id)
+            if participant
+            else None
+        )
         if wallet is None:
-            raise NotFound(f"participant {customer_id!r} has no wallet in {program.id!r}")
+            raise participants.no_wallet(customer_id, program.id)
         wallet.tier = tier
         await wallet.save(update_fields=["tier"])
     program.rules.notify(

@@ -10,6 +10,7 @@ from strawberry.types import Info as StrawberryInfo
 
 from loyalty import campaigns, ledger, participants, refunds, tiers
 from loyalty.access import Caller
+from loyalty.errors import Unavailable
 from loyalty.jobs import Queue
 from loyalty.ledger.balances import Balance, BurnForecast
 from loyalty.models import Refund, Wallet
@@ -77,11 +78,13 @@ class Context:
         response: Any = None,
         queue: Queue | None = None,
         campaign_batch_size: int | None = None,
+        erasure_key: bytes | None = None,
     ) -> None:
         self.catalog = catalog
         # Where campaign work goes (handed in by the gateway: arq, or this process); None: nowhere.
         self.queue = queue
         self.campaign_batch_size = campaign_batch_size
+        self._erasure_key = erasure_key
         self._read_caller = read_caller
         self._caller: Caller | None = None
         self._read = False
@@ -98,6 +101,13 @@ class Context:
             self._caller = self._read_caller()
             self._read = True
         return self._caller
+
+    @property
+    def erasure_key(self) -> bytes:
+        """The secret the pseudonyms of erased participants are keyed with (LB-16), from the settings."""
+        if not self._erasure_key:
+            raise Unavailable("the gateway has no erasure key configured (LOYALTY_ERASURE_KEY)")
+        return self._erasure_key
 
 
 Info = StrawberryInfo[Context, None]

@@ -6,12 +6,13 @@ from datetime import date, datetime
 
 import strawberry
 
-from loyalty import ledger, participants
+from loyalty import erasure, ledger, participants
 from loyalty.access import Caller, Role, require, visible_programs
 from loyalty.errors import BadInput
 from loyalty.models import Entry
 from loyalty.models import Participant as ParticipantRow
 from loyalty.models import Wallet as WalletRow
+from loyalty.programs import Catalog
 from schema.context import Info
 from schema.enums import EntryKind, ParticipantStatus, ReferralStatus, WalletStatus
 from schema.programs import Program
@@ -151,15 +152,21 @@ class Participant:
     _programs: strawberry.Private[set[str] | None]
 
     @classmethod
-    def of(cls, row: ParticipantRow, programs: set[str] | None = None) -> Participant:
+    def of(cls, row: ParticipantRow, programs: set[str] | None = None, *, personal: bool = True) -> Participant:
+        """The participant as the caller may see them; `personal` False leaves out personal data."""
         return cls(
             id=strawberry.ID(row.customer_id),
             status=row.status,
-            display_name=row.display_name,
+            display_name=row.display_name if personal else None,
             marketing_consent=row.marketing_consent,
             _row=row,
             _programs=programs,
         )
+
+    @classmethod
+    def for_staff(cls, row: ParticipantRow, caller: Caller, catalog: Catalog) -> Participant:
+        """What staff see: a partner only its programs' wallets and no personal data (seed 001, 3.2)."""
+        return cls.of(row, visible_programs(caller, catalog), personal=caller.role is not Role.PARTNER)
 
     async def _wallets(self, info: Info) -> list[WalletRow]:
         rows = await info.context.loaders.wallets.load(self._row.id)
@@ -231,21 +238,22 @@ class Query:
     async def me(self, info: Info) -> Participant | None:
         caller = participant_caller(info)
         assert caller.identity is not None
-        row = await participants.recognise(caller.identity)
+        row = await participants.recognise(caller.identity, info.context.erasure_key)
         return Participant.of(row) if row else None
 
     @strawberry.field(description="Role admin, or partner (only its programs' wallets): the participant with this id.")
     async def participant(self, info: Info, id: strawberry.ID) -> Participant | None:
         caller = require(info.context.caller, Role.ADMIN, Role.PARTNER)
-        row = await participants.find(id)
+        # Support finds an erased participant by the id they had; a partner only by the pseudonym.
+        row = await participants.find(id, info.context.erasure_key if caller.role is Role.ADMIN else None)
         if row is None:
             return None
         programs = visible_programs(caller, info.context.catalog)
         if programs is not None and not any(
             w.program_id in programs for w in await info.context.loaders.wallets.load(row.id)
         ):
-            return None
-        return Participant.of(row, programs)
+            return None  # the same answer as for nobody: a partner learns of no one outside its programs
+        return Participant.for_staff(row, caller, info.context.catalog)
 
 
 @strawberry.type
@@ -266,6 +274,7 @@ class Mutation:
                 birth_date=input.birth_date,
                 guardian_consent=input.guardian_consent,
             ),
+            erasure_key=info.context.erasure_key,
         )
         return JoinProgramPayload(participant=Participant.of(row), wallet=Wallet.of(wallet))
 
@@ -277,17 +286,18 @@ class Mutation:
             participants.ProfileChange(
                 display_name=input.display_name, birth_date=input.birth_date, guardian_consent=input.guardian_consent
             ),
+            info.context.erasure_key,
         )
         return ParticipantPayload(participant=Participant.of(row))
 
     @strawberry.mutation(description="Role participant: marketing messages on or off, at once (LB-15, TK-08).")
     async def set_marketing_consent(self, info: Info, allowed: bool) -> ParticipantPayload:
         caller = participant_caller(info)
-        row = await participants.set_marketing_consent(caller.sub, allowed)
+        row = await participants.set_marketing_consent(caller.sub, allowed, info.context.erasure_key)
         return ParticipantPayload(participant=Participant.of(row))
 
     @strawberry.mutation(description="Role participant: erases personal data and blocks every wallet (LB-16).")
     async def request_erasure(self, info: Info) -> ParticipantPayload:
         caller = participant_caller(info)
-        row = await participants.erase(caller.sub)
+        row = await erasure.erase(caller.sub, info.context.erasure_key)
         return ParticipantPayload(participant=Participant.of(row))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import strawberry
 
-from loyalty import adjustments, participants
-from loyalty.access import require_program_staff, visible_programs
+from loyalty import adjustments, erasure, participants
+from loyalty.access import Caller, Role, require, require_program_staff
 from schema.context import Info
 from schema.participants import LedgerEntry, Participant, ParticipantPayload
 
@@ -46,13 +46,32 @@ class Mutation:
         self, info: Info, id: strawberry.ID, reason: str, program_id: strawberry.ID | None = None
     ) -> ParticipantPayload:
         caller = require_program_staff(info.context.caller, info.context.catalog, program_id)
-        row = await participants.block(info.context.catalog, id, program_id, reason, actor=caller.sub)
-        return ParticipantPayload(participant=Participant.of(row, visible_programs(caller, info.context.catalog)))
+        row = await participants.block(
+            info.context.catalog, id, program_id, reason, actor=caller.sub, erasure_key=_support_key(info, caller)
+        )
+        return ParticipantPayload(participant=Participant.for_staff(row, caller, info.context.catalog))
 
     @strawberry.mutation(description="Reverses blockParticipant; an erased participant stays erased (LB-16).")
     async def unblock_participant(
         self, info: Info, id: strawberry.ID, reason: str, program_id: strawberry.ID | None = None
     ) -> ParticipantPayload:
         caller = require_program_staff(info.context.caller, info.context.catalog, program_id)
-        row = await participants.unblock(info.context.catalog, id, program_id, reason, actor=caller.sub)
-        return ParticipantPayload(participant=Participant.of(row, visible_programs(caller, info.context.catalog)))
+        row = await participants.unblock(
+            info.context.catalog, id, program_id, reason, actor=caller.sub, erasure_key=_support_key(info, caller)
+        )
+        return ParticipantPayload(participant=Participant.for_staff(row, caller, info.context.catalog))
+
+    @strawberry.mutation(
+        description="Role admin: erases a participant's personal data and blocks every wallet, on the "
+        "participant's request to support (LB-16); as requestErasure. The reason names the request, "
+        "never personal data."
+    )
+    async def erase_participant(self, info: Info, id: strawberry.ID, reason: str) -> ParticipantPayload:
+        caller = require(info.context.caller, Role.ADMIN)
+        row = await erasure.erase(id, info.context.erasure_key, reason=reason, actor=caller.sub)
+        return ParticipantPayload(participant=Participant.for_staff(row, caller, info.context.catalog))
+
+
+def _support_key(info: Info, caller: Caller) -> bytes | None:
+    # Support finds an erased participant by the id they had (LB-16); a partner does not.
+    return info.context.erasure_key if caller.role is Role.ADMIN else None

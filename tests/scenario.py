@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -20,6 +21,10 @@ from plugins.manager import Enabled, PluginHost, build
 
 PROGRAM = "live-brighter"
 PLUGINS_TOML = Path(__file__).resolve().parent.parent / "plugins.toml"
+
+
+# The pseudonyms' key (LB-16) for tests calling the domain directly: random per run.
+ERASURE_KEY = secrets.token_bytes(32)
 
 
 def verified(customer_id: str) -> Identity:
@@ -44,6 +49,7 @@ async def join(
             marketing_consent=False,
             birth_date=birth_date,
         ),
+        erasure_key=ERASURE_KEY,
     )
     return wallet
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from loyalty import audiences, campaigns, clock, ledger, orders, participants, tiers
+from loyalty import audiences, campaigns, clock, erasure, ledger, orders, participants, tiers
 from loyalty.enums import CampaignStatus, EntryKind, WalletStatus
 from loyalty.errors import BadInput, Conflict
 from loyalty.facts import Segment
@@ -140,7 +140,7 @@ async def test_ca02_preview_counts_only_active_wallets_of_active_participants(ca
     await scenario.join(catalog, "wallet-blocked")
     await participants.block(catalog, "wallet-blocked", PROGRAM, "abuse", "staff")
     await scenario.join(catalog, "erased")
-    await participants.erase("erased")
+    await erasure.erase("erased", scenario.ERASURE_KEY)
     client = Client()
     result = await client.op("PreviewAudience", {"programId": PROGRAM, "audience": {"all": True}}, token=MARKETER)
     assert result["data"]["previewAudience"]["count"] == 5
@@ -452,7 +452,7 @@ async def test_ca04_blocked_and_erased_members_are_skipped_late_joiners_not_gran
     await campaigns.grant_batch(campaign.id, 0)
     await participants.block(catalog, "c0", None, "fraud", "staff")  # after their batch: keeps the gift
     await participants.block(catalog, "c2", PROGRAM, "abuse", "staff")  # before their batch: skipped
-    await participants.erase("c5")
+    await erasure.erase("c5", scenario.ERASURE_KEY)
     await scenario.join(catalog, "late")  # joined after launch: not in the audience
     queue = InProcessQueue()
     await run(queue, work)

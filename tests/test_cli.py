@@ -38,7 +38,7 @@ from tests.population import populate
 from workers.queue import InProcessQueue
 
 SECRET = "test-secret-for-the-cli-0123456789abcdef"
-GATEWAY_VARIABLES = ("DATABASE_URL", "REDIS_URL", "LOYALTY_JWT_SECRET")
+GATEWAY_VARIABLES = ("DATABASE_URL", "REDIS_URL", "LOYALTY_JWT_SECRET", "LOYALTY_ERASURE_KEY")
 TERMINAL_VARIABLES = ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE")  # rich's: a pipe made a terminal
 
 
@@ -203,9 +203,17 @@ def test_serve_refuses_clearly_to_start_without_a_secret():
     assert "Uvicorn running" not in result.stderr + result.stdout
 
 
+def test_lb16_serve_refuses_clearly_to_start_without_an_erasure_key():
+    result = run_cli("serve", "--port", "1", env={"LOYALTY_JWT_SECRET": SECRET}, timeout=60)
+    assert result.returncode == 2
+    assert "LOYALTY_ERASURE_KEY is not set" in result.stderr
+    assert "Uvicorn running" not in result.stderr + result.stdout
+
+
 def test_serve_runs_uvicorn_on_the_app_with_a_secret(monkeypatch):
     started = {}
     monkeypatch.setenv("LOYALTY_JWT_SECRET", SECRET)
+    monkeypatch.setenv("LOYALTY_ERASURE_KEY", "an-erasure-key-for-this-test-0123456789")
     monkeypatch.setattr(
         server, "_uvicorn", lambda host, port, reload=False: started.update(host=host, port=port, reload=reload)
     )
@@ -224,7 +232,7 @@ async def _wallet(customer_id: str, program_id: str) -> Wallet:
 
 
 async def test_demo_loader_gives_the_wallets_and_balances_it_promises(catalog):
-    loaded = await demo.load(catalog)
+    loaded = await demo.load(catalog, scenario.ERASURE_KEY)
     program = loaded.program_id
     assert program == "live-brighter"
     assert loaded.participants == ["demo-alice", "demo-bob", "demo-carol"]

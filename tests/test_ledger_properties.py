@@ -57,6 +57,7 @@ from loyalty.errors import BadInput, Conflict, DomainError, NotFound, RuleViolat
 from loyalty.models import Draw, Entry, Event, Lot, Order, OrderItem, Participant, Refund, StatusChange, Wallet
 from loyalty.money import allocate, percent_down
 from loyalty.programs import Catalog
+from tests import scenario
 from tests.conftest import START, truncate
 from tests.invariants import assert_ledger_invariants
 
@@ -560,7 +561,11 @@ class LedgerMachine(RuleBasedStateMachine):
         )
         refusal = None if accept else Refusal(RuleViolation, "LB-01")
         joined = self.attempt(
-            "join", lambda: participants.join(self.catalog, identity(customer, contacts), request), refusal
+            "join",
+            lambda: participants.join(
+                self.catalog, identity(customer, contacts), request, erasure_key=scenario.ERASURE_KEY
+            ),
+            refusal,
         )
         if joined is None:
             return

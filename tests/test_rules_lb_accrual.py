@@ -45,6 +45,7 @@ async def test_lb01_join_records_rules_acceptance_and_both_consents_apart(catalo
             catalog,
             scenario.verified(customer),
             JoinRequest(program_id=PROGRAM, accept_rules=True, personal_data_consent=True, marketing_consent=marketing),
+            erasure_key=scenario.ERASURE_KEY,
         )
     rows = (
         await Participant.all()
@@ -78,6 +79,7 @@ async def test_lb01_join_without_rules_or_personal_data_consent_is_refused(catal
                 personal_data_consent=personal_data,
                 marketing_consent=True,
             ),
+            erasure_key=scenario.ERASURE_KEY,
         )
     assert (refused.value.code, refused.value.rule) == ("RULE", "LB-01")
     assert await scenario.snapshot() == before
@@ -97,7 +99,7 @@ async def test_lb01_unverified_participant_earns_nothing_until_a_contact_is_veri
     assert await Lot.filter(wallet_id=wallet.id).count() == 0
     assert await ledger.balance(wallet.id) == Balance()
     # The token now carries a verified email: the wallet becomes ACTIVE and earns
-    await participants.recognise(scenario.verified("c1"))
+    await participants.recognise(scenario.verified("c1"), scenario.ERASURE_KEY)
     assert (await Wallet.get(id=wallet.id)).status is WalletStatus.ACTIVE
     paid = await scenario.buy(catalog, "o2", "c1", ticket("t3", "e1", "10000"))
     # 10,000 concert 5 % = 500
@@ -107,7 +109,9 @@ async def test_lb01_unverified_participant_earns_nothing_until_a_contact_is_veri
 
 async def test_lb01_unverified_contact_in_token_does_not_activate(catalog):
     wallet = await scenario.join(catalog, "c1", verified_contact=False)
-    await participants.recognise(Identity(customer_id="c1", email="c1@example.com", email_verified=False))
+    await participants.recognise(
+        Identity(customer_id="c1", email="c1@example.com", email_verified=False), scenario.ERASURE_KEY
+    )
     assert (await Wallet.get(id=wallet.id)).status is WalletStatus.PENDING
 
 

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from tortoise.transactions import in_transaction
 
-from loyalty import ledger, orders, participants
+from loyalty import erasure, ledger, orders, participants
 from loyalty.enums import EntryKind, ParticipantStatus, WalletStatus
 from loyalty.errors import BadInput, RuleViolation
 from loyalty.facts import Credit, OrderFacts, ParticipantFacts
@@ -37,6 +37,7 @@ async def join_as(catalog, customer: str, *, display_name: str | None = None, ma
             marketing_consent=marketing,
             display_name=display_name,
         ),
+        erasure_key=scenario.ERASURE_KEY,
     )
 
 
@@ -84,7 +85,7 @@ async def erased_with_bonuses(catalog) -> tuple[Participant, Wallet]:
     wallet = await participants.wallet_of(await participants.get("c1"), PROGRAM)
     await scenario.event("e1", "concert", starts_in=timedelta(hours=-1))
     await scenario.buy(catalog, "o1", "c1", ticket("t1", "e1", "10000"))  # 10,000 x 5 % = 500 active
-    return await participants.erase("c1"), wallet
+    return await erasure.erase("c1", scenario.ERASURE_KEY), wallet
 
 
 async def test_lb16_erasure_removes_personal_data_blocks_the_wallet_and_keeps_the_ledger(catalog):
@@ -93,7 +94,7 @@ async def test_lb16_erasure_removes_personal_data_blocks_the_wallet_and_keeps_th
     await scenario.event("e1", "concert", starts_in=timedelta(hours=-1))
     await scenario.buy(catalog, "o1", "c1", ticket("t1", "e1", "10000"))
     ledger_before = await scenario.entry_rows(wallet.id)
-    erased = await participants.erase("c1")
+    erased = await erasure.erase("c1", scenario.ERASURE_KEY)
     stored = await Participant.get(id=erased.id)
     assert stored.status is ParticipantStatus.ERASED
     assert stored.customer_id.startswith("erased-")
@@ -111,7 +112,7 @@ async def test_lb16_erasure_removes_personal_data_blocks_the_wallet_and_keeps_th
     assert (await Order.get(id="o1")).customer_id == stored.customer_id
     assert await StatusChange.filter(participant_id=stored.id, action="erase").count() == 1
     # Asking twice returns the same result
-    again = await participants.erase("c1")
+    again = await erasure.erase("c1", scenario.ERASURE_KEY)
     assert (again.id, again.customer_id, again.status) == (stored.id, stored.customer_id, ParticipantStatus.ERASED)
 
 
@@ -128,13 +129,19 @@ async def test_lb16_erased_participant_earns_nothing(catalog):
 
 
 async def test_lb16_erased_participant_cannot_spend_and_nothing_changes(catalog):
-    _, wallet = await erased_with_bonuses(catalog)
+    erased, wallet = await erased_with_bonuses(catalog)
+    # To the ticketing system the former customer id is a customer who has not joined: nothing
+    # ties it to the pseudonymous ledger, whose 500 bonuses it neither sees nor spends
     quote = await orders.quote(catalog, scenario.draft("cart", "c1", ticket("t2", "e1", "10000")))
+    assert (quote.max_bonus, quote.available, quote.reason) == (0, 0, None)
+    # By the pseudonym the ledger's wallet is found, and it is blocked for good
+    quote = await orders.quote(catalog, scenario.draft("cart", erased.customer_id, ticket("t2", "e1", "10000")))
     assert (quote.max_bonus, quote.available, quote.reason) == (0, 500, "LB-16")
     before = await scenario.snapshot()
-    with pytest.raises(RuleViolation) as refused:
-        await orders.record_order(catalog, scenario.draft("o2", "c1", ticket("t2", "e1", "10000"), spend=100))
-    assert (refused.value.code, refused.value.rule) == ("RULE", "LB-16")
+    for customer, rule in (("c1", "LB-01"), (erased.customer_id, "LB-16")):
+        with pytest.raises(RuleViolation) as refused:
+            await orders.record_order(catalog, scenario.draft("o2", customer, ticket("t2", "e1", "10000"), spend=100))
+        assert (refused.value.code, refused.value.rule) == ("RULE", rule)
     assert await scenario.snapshot() == before
     assert await ledger.balance(wallet.id) == Balance(active=500)
 
@@ -142,11 +149,12 @@ async def test_lb16_erased_participant_cannot_spend_and_nothing_changes(catalog)
 async def test_lb16_erasure_is_irreversible(catalog):
     await erased_with_bonuses(catalog)
     before = await scenario.snapshot()
+    key = scenario.ERASURE_KEY  # the participant themselves and support find the erased record
     attempts = [
         join_as(catalog, "c1"),
-        participants.unblock(catalog, "c1", None, "changed my mind", "admin"),
-        participants.update_profile("c1", ProfileChange(display_name="Ann")),
-        participants.set_marketing_consent("c1", True),
+        participants.unblock(catalog, "c1", None, "changed my mind", "admin", erasure_key=key),
+        participants.update_profile("c1", ProfileChange(display_name="Ann"), key),
+        participants.set_marketing_consent("c1", True, key),
     ]
     for attempt in attempts:
         with pytest.raises(RuleViolation) as refused:

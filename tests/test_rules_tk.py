@@ -89,6 +89,7 @@ async def club(catalog: Catalog, customer: str = "c1"):
             marketing_consent=True,
             birth_date=date(1990, 5, 1),
         ),
+        erasure_key=scenario.ERASURE_KEY,
     )
     return wallet
 

@@ -45,6 +45,7 @@ def gateway_env(database_url: str) -> dict[str, str]:
         **base,
         "DATABASE_URL": database_url,
         "LOYALTY_JWT_SECRET": SECRET,
+        "LOYALTY_ERASURE_KEY": "an-erasure-key-for-this-test-0123456789",
         "LOYALTY_PLUGINS": str(ROOT / "plugins.toml"),
     }
 

@@ -42,6 +42,19 @@ def console_line(settings: Settings, base: str, marketer: str, program_id: str) 
     return [f"Marketing console: {base}/console/#token={marketer}&program={program_id}"]
 
 
+def require_erasure_key(settings: Settings, command: str) -> str:
+    """LOYALTY_ERASURE_KEY, or a CommandError that says how to set it (LB-16)."""
+    if not settings.erasure_key:
+        raise CommandError(
+            f"LOYALTY_ERASURE_KEY is not set; `loyalty {command}` needs the secret that keys erased "
+            "participants' pseudonyms (LB-16). Keep it secret and never change it.\n"
+            "  Set it, e.g.: export LOYALTY_ERASURE_KEY="
+            "$(python -c 'import secrets; print(secrets.token_urlsafe(32))')\n"
+            "  (or try `loyalty demo`, which makes one up for its session)"
+        )
+    return settings.erasure_key
+
+
 def serve(
     host: Host = "127.0.0.1",
     port: Port = 8000,
@@ -49,11 +62,13 @@ def serve(
 ) -> None:
     """Serve the GraphQL API with uvicorn.
 
-    Serves gateway.app:app. Reads DATABASE_URL, REDIS_URL, LOYALTY_PLUGINS and
-    LOYALTY_JWT_SECRET (required). Does not migrate: run `loyalty migrate` first.
+    Serves gateway.app:app. Reads DATABASE_URL, REDIS_URL, LOYALTY_PLUGINS,
+    LOYALTY_JWT_SECRET and LOYALTY_ERASURE_KEY (both required). Does not migrate: run
+    `loyalty migrate` first.
     """
     settings = Settings()
     require_secret(settings, "serve")
+    require_erasure_key(settings, "serve")
     check_sqlite_folder(settings.database_url)
     _uvicorn(host, port, reload=reload)
 
@@ -64,14 +79,14 @@ def _fresh_sqlite(path: Path) -> str:
     return f"sqlite://{path}"
 
 
-async def prepare_demo(database_url: str, plugins_path: str) -> tuple[Any, Any]:
+async def prepare_demo(database_url: str, plugins_path: str, erasure_key: str) -> tuple[Any, Any]:
     """Migrate the database and load the demo data: (the plugin host, what was loaded)."""
     from gateway import demo as demo_data
     from plugins.manager import build
 
     host = build(plugins_path)
     await apply_migrations(database_url, out=lambda line: None)
-    loaded = await with_database(database_url, lambda: demo_data.load(host.catalog))
+    loaded = await with_database(database_url, lambda: demo_data.load(host.catalog, erasure_key.encode()))
     return host, loaded
 
 
@@ -115,8 +130,9 @@ def demo(
     # The app reads its settings from the environment when uvicorn imports it.
     os.environ["DATABASE_URL"] = url
     os.environ["LOYALTY_JWT_SECRET"] = secret
+    os.environ["LOYALTY_ERASURE_KEY"] = settings.erasure_key or secrets.token_urlsafe(32)
     try:
-        plugin_host, loaded = asyncio.run(prepare_demo(url, settings.plugins_path))
+        plugin_host, loaded = asyncio.run(prepare_demo(url, settings.plugins_path, os.environ["LOYALTY_ERASURE_KEY"]))
     except ConfigError as error:
         raise CommandError(f"plugins: {error}") from None
 
