@@ -54,10 +54,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from mobile_read import WALLETS, seed  # noqa: E402
+from mobile_read import seed  # noqa: E402
 
 from gateway import db  # noqa: E402
+from gateway.app import create_app  # noqa: E402
 from gateway.auth import issue  # noqa: E402
+from gateway.settings import Settings  # noqa: E402
 from loyalty import clock, events, sql  # noqa: E402
 from loyalty.access import Role  # noqa: E402
 from plugins.manager import build  # noqa: E402
@@ -194,24 +196,28 @@ def gateway(url: str, secret: str, processes: int) -> Iterator[tuple[str, subpro
     env |= {"DATABASE_URL": url, "LOYALTY_JWT_SECRET": secret, "LOYALTY_PLUGINS": str(ROOT / "plugins.toml")}
     command = [str(BIN / "uvicorn"), "gateway.app:app", "--host", "127.0.0.1", "--port", str(port)]
     command += ["--workers", str(processes), "--no-access-log", "--log-level", "warning"]
-    server = subprocess.Popen(command, cwd=ROOT, env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.2)
-        yield base, server
-    finally:
-        server.send_signal(signal.SIGTERM)
+    # The gateway logs a line per GraphQL request, as in production: its cost is measured, its
+    # text kept only to explain a failed start.
+    with tempfile.TemporaryFile() as logs:
+        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=logs, stderr=subprocess.STDOUT)
+        base = f"http://127.0.0.1:{port}"
         try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
+            deadline = time.monotonic() + 60
+            while True:
+                with contextlib.suppress(httpx.HTTPError):
+                    if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                        break
+                if server.poll() is not None or time.monotonic() > deadline:
+                    logs.seek(0)
+                    raise RuntimeError("uvicorn did not start:\n" + logs.read().decode(errors="replace")[-4000:])
+                time.sleep(0.2)
+            yield base, server
+        finally:
+            server.send_signal(signal.SIGTERM)
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.kill()
 
 
 async def backend_pids(url: str) -> list[int]:
@@ -232,7 +238,12 @@ async def http(args: argparse.Namespace) -> int:
     secret = secrets.token_hex(32)
     token = issue(secret, role=Role.PARTICIPANT, sub="reader", email="r@example.com", email_verified=True)
     headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
-    body = json.dumps({"query": WALLETS})
+    # The mobile app's own document, as it sends it (schema/documents/mobile.graphql).
+    plugins = str(ROOT / "plugins.toml")
+    registry = create_app(
+        Settings(LOYALTY_JWT_SECRET=secret, LOYALTY_PLUGINS=plugins), open_database=False
+    ).state.registry
+    body = json.dumps({"query": registry["Wallets"].text, "operationName": "Wallets"})
     rows: list[tuple[int, str, Wrk, float, float, str]] = []
     async with scratch_database(args.database_url) as url:
         migrate(url)
