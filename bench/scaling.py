@@ -54,7 +54,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from mobile_read import seed  # noqa: E402
+from mobile_read import ERASURE_KEY, seed  # noqa: E402
 
 from gateway import db  # noqa: E402
 from gateway.app import create_app  # noqa: E402
@@ -194,6 +194,7 @@ def gateway(url: str, secret: str, processes: int) -> Iterator[tuple[str, subpro
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}  # reads only: no queue needed
     env |= {"DATABASE_URL": url, "LOYALTY_JWT_SECRET": secret, "LOYALTY_PLUGINS": str(ROOT / "plugins.toml")}
+    env["LOYALTY_ERASURE_KEY"] = ERASURE_KEY  # the key the seed joined with
     command = [str(BIN / "uvicorn"), "gateway.app:app", "--host", "127.0.0.1", "--port", str(port)]
     command += ["--workers", str(processes), "--no-access-log", "--log-level", "warning"]
     # The gateway logs a line per GraphQL request, as in production: its cost is measured, its
