@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tortoise import Tortoise
+from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.migrations.api import migrate as run_migrations
 
 APP = "loyalty"
@@ -17,10 +18,21 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def connection(database_url: str) -> str | dict[str, Any]:
+    """One connection's configuration: SQLite goes through `gateway.sqlite` (WAL, busy
+    timeout, BEGIN IMMEDIATE), so a worker beside the gateway can write the same file."""
+    url = normalise_url(database_url)
+    if not url.startswith("sqlite://"):
+        return url
+    config = expand_db_url(url)
+    config["engine"] = "gateway.sqlite"
+    return config
+
+
 def tortoise_config(database_url: str) -> dict[str, Any]:
     """The Tortoise configuration for one database URL."""
     return {
-        "connections": {"default": normalise_url(database_url)},
+        "connections": {"default": connection(database_url)},
         "apps": {
             APP: {
                 "models": ["loyalty.models"],

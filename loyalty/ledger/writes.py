@@ -31,7 +31,8 @@ class Revocation:
 async def lock_wallet(wallet_id: int) -> Wallet:
     """The wallet row, locked until the transaction ends (FOR UPDATE on PostgreSQL).
 
-    SQLite has no row locks; there the ORM serialises whole transactions instead.
+    SQLite has no row locks: there every transaction holds the database's write lock from
+    its start (BEGIN IMMEDIATE, set up by the composition layer), which is stronger.
     """
     wallet = await Wallet.select_for_update().get_or_none(id=wallet_id)
     if wallet is None:
