@@ -9,6 +9,7 @@ import strawberry
 from strawberry.extensions import MaxTokensLimiter, SchemaExtension
 
 from schema import campaigns, club, orders, participants, programs, promo_codes, reports, staff
+from schema.bounds import bound_arguments
 from schema.errors import ContractErrors, GatewaySchema
 from schema.validation import CachedParsing, CachedValidation, limit_rules
 
@@ -53,7 +54,9 @@ def build_schema(
         lambda: CachedParsing(maxsize=1024),
         lambda: CachedValidation(rules),
     ]
-    return GatewaySchema(query=Query, mutation=Mutation, extensions=extensions)
+    built = GatewaySchema(query=Query, mutation=Mutation, extensions=extensions)
+    bound_arguments(built._schema)
+    return built
 
 
 schema = build_schema()

@@ -61,6 +61,9 @@ def shape(error: GraphQLError) -> GraphQLError:
         rule = getattr(original, "rule", None)
         if rule:
             extensions["rule"] = rule
+        field = getattr(original, "field", None)
+        if field:
+            extensions["field"] = field
         return _coded(error, original.message, **extensions)
     error_id = uuid.uuid4().hex
     if isinstance(original, STORAGE_FAILURES):
