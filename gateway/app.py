@@ -25,6 +25,7 @@ from starlette.routing import Route
 from gateway import console, db, logs, metrics, request_context
 from gateway.auth import caller_from_header
 from gateway.collectors import ScrapeTime
+from gateway.body_limit import BodyLimit
 from gateway.graphql_http import GraphQLOverHTTP
 from gateway.persisted import PersistedOperations
 from gateway.settings import Settings
@@ -193,7 +194,9 @@ def create_app(settings: Settings | None = None, *, open_database: bool = True) 
                 request_context.RequestScope,
                 observe=metrics.observe_request,
                 quiet=("/healthz", "/readyz", "/metrics"),
-            )
+            ),
+            # Inside the request scope, so a refused body still has its request id and metrics.
+            Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
         ],
         lifespan=lifespan,
     )

@@ -25,10 +25,11 @@ class Settings(BaseSettings):
     # Keys the pseudonym an erased participant is found by (LB-16); keep it secret and never
     # change it: with another key the gateway no longer recognises whom it erased.
     erasure_key: str | None = Field(default=None, alias="LOYALTY_ERASURE_KEY")
-    graphiql: bool = Field(default=True, alias="LOYALTY_GRAPHIQL")
+    # Off in production; `loyalty demo` turns both on.
+    graphiql: bool = Field(default=False, alias="LOYALTY_GRAPHIQL")
     # The marketing console at /console (gateway/console.py).
     console: bool = Field(default=True, alias="LOYALTY_CONSOLE")
-    introspection: bool = Field(default=True, alias="LOYALTY_INTROSPECTION")
+    introspection: bool = Field(default=False, alias="LOYALTY_INTROSPECTION")
     max_query_depth: int = Field(default=12, alias="LOYALTY_MAX_QUERY_DEPTH")
     max_aliases: int = Field(default=30, alias="LOYALTY_MAX_ALIASES")
     max_tokens: int = Field(default=2000, alias="LOYALTY_MAX_TOKENS")
@@ -36,3 +37,5 @@ class Settings(BaseSettings):
     log_level: str = Field(default="INFO", alias="LOYALTY_LOG_LEVEL")
     # Each arq worker serves its metrics on this port (0: none).
     worker_metrics_port: int = Field(default=9101, alias="LOYALTY_WORKER_METRICS_PORT")
+    # Request bodies past this answer 413; 4 MiB holds a 100,000-id audience.
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, alias="LOYALTY_MAX_BODY_BYTES")

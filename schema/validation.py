@@ -17,23 +17,84 @@ from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
-from graphql import ASTValidationRule, GraphQLError, specified_rules
-from strawberry.extensions import (
-    DisableIntrospection,
-    MaxAliasesLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    SchemaExtension,
+from graphql import (
+    ASTValidationRule,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    Node,
+    OperationDefinitionNode,
+    ValidationContext,
+    specified_rules,
 )
+from strawberry.extensions import DisableIntrospection, MaxAliasesLimiter, ParserCache, SchemaExtension
 from strawberry.schema.schema import validate_document
 
 _validate = lru_cache(maxsize=1024)(validate_document)
 
 
+# The standard introspection query (GraphiQL's, graphql-core's, schemathesis') is 14
+# deep, its `ofType` chain included; below `__schema` and `__type` this limit applies.
+INTROSPECTION_DEPTH = 15
+INTROSPECTION_ROOTS = frozenset({"__schema", "__type"})
+
+
+def depth_limit(max_depth: int, introspection_depth: int = INTROSPECTION_DEPTH) -> type[ASTValidationRule]:
+    """A rule refusing operations nested deeper than `max_depth` fields (fragments
+    followed), introspection included: Strawberry's QueryDepthLimiter skips every field
+    that starts with `__`, so a 25-level `ofType` chain passed it. A path through
+    `__schema` or `__type` may go `introspection_depth` deep, which the standard
+    introspection query needs."""
+
+    class DepthLimit(ASTValidationRule):
+        def __init__(self, context: ValidationContext) -> None:
+            super().__init__(context)
+            document = context.document
+            fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+            for operation in document.definitions:
+                if isinstance(operation, OperationDefinitionNode):
+                    name = operation.name.value if operation.name else "anonymous"
+                    self._walk(operation, fragments, 0, max_depth, name, frozenset())
+
+        def _walk(
+            self,
+            node: Node,
+            fragments: dict[str, FragmentDefinitionNode],
+            depth: int,
+            limit: int,
+            operation: str,
+            seen: frozenset[str],
+        ) -> bool:
+            """False once the limit is passed (reported once per operation)."""
+            if isinstance(node, FragmentSpreadNode):
+                fragment = fragments.get(node.name.value)
+                if fragment is None or node.name.value in seen:
+                    return True
+                return self._walk(fragment, fragments, depth, limit, operation, seen | {node.name.value})
+            selection_set = getattr(node, "selection_set", None)
+            if isinstance(node, FieldNode):
+                if selection_set is None:
+                    return True
+                if node.name.value in INTROSPECTION_ROOTS:
+                    limit = max(limit, introspection_depth)
+                depth += 1
+                if depth > limit:
+                    self.report_error(GraphQLError(f"'{operation}' exceeds maximum operation depth of {limit}", [node]))
+                    return False
+            if selection_set is None:
+                return True
+            return all(
+                self._walk(child, fragments, depth, limit, operation, seen) for child in selection_set.selections
+            )
+
+    return DepthLimit
+
+
 def limit_rules(*, max_depth: int, max_aliases: int, introspection: bool) -> tuple[type[ASTValidationRule], ...]:
     """graphql-core's rules plus the gateway's depth and alias limits (and no introspection)."""
     extra: list[type[ASTValidationRule]] = [
-        *QueryDepthLimiter(max_depth=max_depth).validation_rules,
+        depth_limit(max_depth),
         *MaxAliasesLimiter(max_alias_count=max_aliases).validation_rules,
     ]
     if not introspection:

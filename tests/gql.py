@@ -45,17 +45,23 @@ class Client:
     """Posts GraphQL to an app sharing the test session's ORM."""
 
     def __init__(
-        self, plugins: Path | None = None, redis_url: str | None = None, settings: dict[str, Any] | None = None
+        self,
+        plugins: Path | None = None,
+        redis_url: str | None = None,
+        settings: dict[str, Any] | None = None,
+        **more: Any,
     ) -> None:
         # Jobs run in this process unless a test passes a Redis URL: the environment's
         # REDIS_URL (set in CI's PostgreSQL run) must not change what a test exercises.
-        # `settings`: more variables by name (LOYALTY_JWT_ISSUER=...), over these.
+        # `settings` and `more`: more variables by name (LOYALTY_JWT_ISSUER=...,
+        # LOYALTY_INTROSPECTION=True), over these.
         given: dict[str, Any] = {
             "LOYALTY_JWT_SECRET": SECRET,
             "LOYALTY_ERASURE_KEY": ERASURE_KEY,
             "LOYALTY_PLUGINS": str(plugins or ROOT / "plugins.toml"),
             "REDIS_URL": redis_url,
             **(settings or {}),
+            **more,
         }
         self.settings = Settings(**given)
         self.app = create_app(self.settings, open_database=False)

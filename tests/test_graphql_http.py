@@ -64,7 +64,8 @@ def test_only_a_result_without_data_or_field_errors_failed_before_execution() ->
 
 @pytest.fixture
 async def http() -> Any:
-    client = Client()
+    # As `loyalty demo` runs for the graphql-http audit: GraphiQL and introspection on.
+    client = Client(LOYALTY_GRAPHIQL=True, LOYALTY_INTROSPECTION=True)
     try:
         yield client.http
     finally:

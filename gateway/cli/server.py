@@ -131,6 +131,9 @@ def demo(
     os.environ["DATABASE_URL"] = url
     os.environ["LOYALTY_JWT_SECRET"] = secret
     os.environ["LOYALTY_ERASURE_KEY"] = settings.erasure_key or secrets.token_urlsafe(32)
+    # A demo is for exploring: GraphiQL and introspection on (off by default in `serve`).
+    os.environ.setdefault("LOYALTY_GRAPHIQL", "true")
+    os.environ.setdefault("LOYALTY_INTROSPECTION", "true")
     try:
         plugin_host, loaded = asyncio.run(prepare_demo(url, settings.plugins_path, os.environ["LOYALTY_ERASURE_KEY"]))
     except ConfigError as error:
