@@ -22,13 +22,19 @@ SWEEP = "sweep"
 BURN_EXPIRED = "burn_expired"
 
 
+class QueueUnavailable(Exception):
+    """The queue could not take the job (Redis down or unreachable). The database says
+    what is left to do, so the sweeper enqueues it once the queue is back."""
+
+
 class Queue(Protocol):
     """Where jobs go."""
 
     async def enqueue(
         self, function: str, *args: Any, job_id: str | None = None, defer_until: datetime | None = None
     ) -> None:
-        """Queue one job; a job with the same id waiting or running makes it a no-op."""
+        """Queue one job; a job with the same id waiting or running makes it a no-op.
+        Raises QueueUnavailable where the queue cannot be reached."""
 
 
 def start_job_id(token: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 import strawberry
@@ -10,10 +11,12 @@ from strawberry.scalars import JSON
 from loyalty import audiences, campaigns
 from loyalty.access import Role, require
 from loyalty.enums import CampaignStatus as CampaignStatusEnum
-from loyalty.jobs import dispatch
+from loyalty.jobs import QueueUnavailable, dispatch
 from loyalty.models import Campaign as CampaignRow
 from schema.context import Info
 from schema.relay import PageInfo, page_info
+
+log = logging.getLogger("loyalty.campaigns")
 
 CampaignStatus = strawberry.enum(CampaignStatusEnum, name="CampaignStatus")
 
@@ -128,9 +131,15 @@ class CampaignConnection:
 
 
 async def _enqueue(info: Info, work: campaigns.Work) -> None:
-    # The grants are in the database; if the queue is down now, the sweeper enqueues later.
+    # The launch is committed and its batches are in the database: with the queue down,
+    # the answer is still the campaign, and the sweeper enqueues the batches later.
     if info.context.queue is not None:
-        await dispatch(info.context.queue, work)
+        try:
+            await dispatch(info.context.queue, work)
+        except QueueUnavailable as error:
+            log.warning(
+                "campaign %s: queue unavailable (%s); the sweeper will enqueue its batches", work.campaign_id, error
+            )
 
 
 @strawberry.type

@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from loyalty import clock
+from loyalty.jobs import QueueUnavailable
 from workers import jobs
 from workers.metrics import measured_all
 
@@ -49,8 +50,11 @@ class ArqQueue:
             from arq import create_pool
             from arq.connections import RedisSettings
 
+            redis = RedisSettings.from_dsn(self.redis_url)
+            # Fail fast: a request waits on this, and the sweeper retries what it misses.
+            redis.conn_retries = 1
             self._pool = await create_pool(
-                RedisSettings.from_dsn(self.redis_url),
+                redis,
                 job_serializer=serialize,
                 job_deserializer=deserialize,
                 default_queue_name=self.queue_name,
@@ -60,9 +64,15 @@ class ArqQueue:
     async def enqueue(
         self, function: str, *args: Any, job_id: str | None = None, defer_until: datetime | None = None
     ) -> None:
-        """Put one job on the queue; a job with the same id waiting or running makes it a no-op."""
-        pool = await self.pool()
-        await pool.enqueue_job(function, *args, _job_id=job_id, _defer_until=defer_until)
+        """Put one job on the queue; a job with the same id waiting or running makes it a no-op.
+        Raises QueueUnavailable where Redis cannot be reached."""
+        from redis.exceptions import RedisError
+
+        try:
+            pool = await self.pool()
+            await pool.enqueue_job(function, *args, _job_id=job_id, _defer_until=defer_until)
+        except (RedisError, OSError) as error:
+            raise QueueUnavailable(f"{type(error).__name__}: {error}") from error
 
     async def depth(self) -> int:
         """Jobs waiting on the queue (deferred ones included): the ZCARD of its key."""
