@@ -24,8 +24,8 @@ from starlette.routing import Route
 
 from gateway import console, db, logs, metrics, request_context
 from gateway.auth import caller_from_header
-from gateway.collectors import ScrapeTime
 from gateway.body_limit import BodyLimit
+from gateway.collectors import ScrapeTime
 from gateway.graphql_http import GraphQLOverHTTP
 from gateway.persisted import PersistedOperations
 from gateway.settings import Settings
