@@ -31,7 +31,7 @@ import schemathesis
 from hypothesis import strategies as st
 from schemathesis.cli import schemathesis as cli
 
-from gateway.cli import make_token
+from gateway.cli.tokens import make_token
 from loyalty.access import Role
 
 # Strings and ids: short ones, the demo's ids (so lookups find something), and long ones,
