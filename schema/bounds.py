@@ -90,6 +90,8 @@ BOUNDS: dict[str, Bound] = {
     "Mutation.blockParticipant.id": PARTICIPANT,
     "Mutation.blockParticipant.reason": REASON,
     "Mutation.blockParticipant.programId": PROGRAM,
+    "Mutation.eraseParticipant.id": PARTICIPANT,
+    "Mutation.eraseParticipant.reason": REASON,
     "Mutation.unblockParticipant.id": PARTICIPANT,
     "Mutation.unblockParticipant.reason": REASON,
     "Mutation.unblockParticipant.programId": PROGRAM,

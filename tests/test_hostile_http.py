@@ -118,7 +118,7 @@ def test_loyalty_demo_turns_graphiql_and_introspection_on(monkeypatch: pytest.Mo
         monkeypatch.delenv(name, raising=False)
     seen: dict[str, bool] = {}
 
-    async def prepared(url: str, plugins: str) -> tuple[Any, DemoData]:
+    async def prepared(url: str, plugins: str, erasure_key: str) -> tuple[Any, DemoData]:
         from plugins.manager import build
         from tests.conftest import ROOT
 
@@ -134,6 +134,12 @@ def test_loyalty_demo_turns_graphiql_and_introspection_on(monkeypatch: pytest.Mo
     try:
         server.demo(port=0, host="127.0.0.1", database=tmp_path / "demo.sqlite3")
     finally:
-        for name in ("DATABASE_URL", "LOYALTY_JWT_SECRET", "LOYALTY_GRAPHIQL", "LOYALTY_INTROSPECTION"):
+        for name in (
+            "DATABASE_URL",
+            "LOYALTY_JWT_SECRET",
+            "LOYALTY_ERASURE_KEY",
+            "LOYALTY_GRAPHIQL",
+            "LOYALTY_INTROSPECTION",
+        ):
             os.environ.pop(name, None)
     assert seen == {"graphiql": True, "introspection": True}
