@@ -42,11 +42,13 @@ from workers.schedule import SCHEDULE, Periodic, due, tick
 log = logging.getLogger("loyalty.gateway")
 
 
-def job_queue(settings: Settings) -> ArqQueue | InProcessQueue:
-    """Jobs go to arq when REDIS_URL is set; otherwise they run inside this process."""
+def job_queue(settings: Settings, host: PluginHost | None = None) -> ArqQueue | InProcessQueue:
+    """Jobs go to arq when REDIS_URL is set; otherwise they run inside this process, with
+    the programs' plugins (`host`) at hand as a worker has them."""
     if settings.redis_url:
         return ArqQueue(settings.redis_url, settings.queue_name)
-    return InProcessQueue()
+    context = {"notify_retry": settings.notify_retry()}
+    return InProcessQueue(context={**context, "catalog": host.catalog} if host is not None else context)
 
 
 def in_process_cron(queue: InProcessQueue, schedule: Sequence[Periodic] = SCHEDULE) -> asyncio.Task[None]:
@@ -97,7 +99,7 @@ class GatewayGraphQL(PersistedOperations, GraphQLOverHTTP[Context, None]):
         )
         self.host = host
         self.settings = settings
-        self.queue = job_queue(settings)
+        self.queue = job_queue(settings, host)
 
     async def get_context(self, request: Any, response: Any = None) -> Context:
         secret = self.settings.jwt_secret or ""

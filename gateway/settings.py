@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from loyalty.notifications import RetryPolicy
 
 
 class Settings(BaseSettings):
@@ -39,3 +43,19 @@ class Settings(BaseSettings):
     worker_metrics_port: int = Field(default=9101, alias="LOYALTY_WORKER_METRICS_PORT")
     # Request bodies past this answer 413; 4 MiB holds a 100,000-id audience.
     max_body_bytes: int = Field(default=4 * 1024 * 1024, alias="LOYALTY_MAX_BODY_BYTES")
+    # Outbox delivery (RF-11, CA-01): the first retry after this many seconds, doubling
+    # up to the maximum; given up (FAILED) after this many attempts; a claimed
+    # notification whose worker died is delivered again after the lease.
+    notify_retry_seconds: float = Field(default=10, gt=0, alias="LOYALTY_NOTIFY_RETRY_SECONDS")
+    notify_max_retry_seconds: float = Field(default=3600, gt=0, alias="LOYALTY_NOTIFY_MAX_RETRY_SECONDS")
+    notify_max_attempts: int = Field(default=10, gt=0, alias="LOYALTY_NOTIFY_MAX_ATTEMPTS")
+    notify_lease_seconds: float = Field(default=300, gt=0, alias="LOYALTY_NOTIFY_LEASE_SECONDS")
+
+    def notify_retry(self) -> RetryPolicy:
+        """The outbox's retry policy from these settings."""
+        return RetryPolicy(
+            first_delay=timedelta(seconds=self.notify_retry_seconds),
+            max_delay=timedelta(seconds=self.notify_max_retry_seconds),
+            max_attempts=self.notify_max_attempts,
+            lease=timedelta(seconds=self.notify_lease_seconds),
+        )

@@ -30,6 +30,8 @@ def compose(settings: Settings) -> type:
         ctx["metrics"] = serve_worker_metrics(settings.worker_metrics_port)
         await db.start(settings.database_url)
         ctx["host"] = build(settings.plugins_path)
+        ctx["catalog"] = ctx["host"].catalog
+        ctx["notify_retry"] = settings.notify_retry()
 
     async def close_everything(ctx: dict[str, Any]) -> None:
         await db.stop()

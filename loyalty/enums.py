@@ -71,3 +71,20 @@ class CampaignStatus(StrEnum):
     PAUSED = "PAUSED"
     CANCELLED = "CANCELLED"
     FINISHED = "FINISHED"
+
+
+class NotificationKind(StrEnum):
+    """What an outbox notification announces (RF-11, CA-01)."""
+
+    REFERRAL_REWARDED = "referral_rewarded"
+    CAMPAIGN_MESSAGE = "campaign_message"
+
+
+class NotificationStatus(StrEnum):
+    """PENDING: to be delivered (again); SENT: delivered; DROPPED: never to be (LB-16);
+    FAILED: given up after the last attempt."""
+
+    PENDING = "PENDING"
+    SENT = "SENT"
+    DROPPED = "DROPPED"
+    FAILED = "FAILED"

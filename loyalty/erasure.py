@@ -14,7 +14,7 @@ import secrets
 
 from tortoise.transactions import in_transaction
 
-from loyalty import clock
+from loyalty import clock, notifications
 from loyalty.enums import ParticipantStatus, WalletStatus
 from loyalty.errors import BadInput, NotFound
 from loyalty.models import Campaign, Order, Participant, StatusChange, Wallet
@@ -69,6 +69,7 @@ async def erase(
         participant.erased_at = clock.now()
         await participant.save()
         await Wallet.filter(participant_id=participant.id).update(status=WalletStatus.BLOCKED)
+        await notifications.drop_for_erased(participant.id)
         await Order.filter(customer_id=original).update(customer_id=pseudonym)
         await _relabel_audiences(original, pseudonym)
         await StatusChange.create(

@@ -67,3 +67,12 @@ class Unauthenticated(DomainError):
     """No token, a bad signature, or an expired token."""
 
     code = "UNAUTHENTICATED"
+
+
+class Undelivered(Exception):
+    """An outbox notification was not delivered: a plugin's `notify` failed; retried later."""
+
+    def __init__(self, plugins: list[str], message: str) -> None:
+        super().__init__(message)
+        self.plugins = plugins
+        self.message = message

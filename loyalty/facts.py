@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from loyalty.enums import Channel, ItemKind, OrderMode, RefundReason, WalletStatus
 
@@ -177,7 +178,13 @@ class AchievementDefinition:
 class Notification:
     """Something that happened, told to plugins after it was committed (never before).
 
-    `kind` is one of "order_paid", "order_refunded", "tier_set", "promo_codes_issued".
+    Told at once, without an `id`: `kind` "order_paid", "order_refunded", "tier_set",
+    "promo_codes_issued". Delivered from the outbox by a job, at least once, with a
+    stable `id` (the same on every attempt, so a receiver drops duplicates by it):
+    `kind` "referral_rewarded" (RF-11) or "campaign_message" (CA-01; `marketing`
+    True, sent only to participants with marketing consent, LB-15). `participant_id`
+    is the ticketing system's customer id; `payload` holds amounts, ids and message
+    text, never personal data; `attempt` counts deliveries from 1.
     """
 
     kind: str
@@ -187,6 +194,10 @@ class Notification:
     order_id: str | None = None
     bonus: int = 0
     detail: str | None = None
+    id: str | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+    marketing: bool = False
+    attempt: int = 0
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ GRANT_BATCH = "grant_batch"
 START_CAMPAIGN = "start_campaign"
 SWEEP = "sweep"
 BURN_EXPIRED = "burn_expired"
+DELIVER_NOTIFICATIONS = "deliver_notifications"
 
 
 class QueueUnavailable(Exception):

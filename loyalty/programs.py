@@ -76,7 +76,8 @@ class ProgramRules(Protocol):
         ...
 
     def notify(self, event: Notification) -> None:
-        """Tell the program's plugins what happened, after commit; never raises."""
+        """Tell the program's plugins what happened, after commit; never raises, except that
+        an outbox delivery (`event.id` set) raises `Undelivered` when a plugin failed."""
         ...
 
     def audience_segment(self, name: str, params: dict[str, Any], program: str) -> Segment | None:

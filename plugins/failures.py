@@ -7,6 +7,10 @@ metrics port both show it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 from prometheus_client import Counter
 
 FAILURES = Counter(
@@ -17,6 +21,24 @@ FAILURES = Counter(
 )
 
 
-def record(plugin: str, hook: str, policy: str) -> None:
+# The failures of one hook call, where the caller wants them (an outbox delivery).
+_collected: ContextVar[list[tuple[str, str]] | None] = ContextVar("collected_failures", default=None)
+
+
+def record(plugin: str, hook: str, policy: str, why: str = "") -> None:
     """Count one failure of `plugin` in `hook`, handled as `policy` (refused, skipped or ignored)."""
     FAILURES.labels(plugin, hook, policy).inc()
+    collected = _collected.get()
+    if collected is not None:
+        collected.append((plugin, why))
+
+
+@contextmanager
+def collecting() -> Iterator[list[tuple[str, str]]]:
+    """The (plugin, why) of every failure recorded inside the block."""
+    found: list[tuple[str, str]] = []
+    token = _collected.set(found)
+    try:
+        yield found
+    finally:
+        _collected.reset(token)

@@ -339,25 +339,49 @@ def referral_refusal(order: OrderFacts, referrer: ParticipantFacts, friend: Part
 def notify(event: Notification) -> None:
     """Something happened in one of the plugin's programs; called after it was committed.
 
-    Fire and forget: the return value is ignored, and the hook must be quick (no
-    network call inline: enqueue a job for anything that does I/O).
+    Called in two ways:
 
-    :param event: what happened: ``kind`` ("order_paid", "order_refunded",
-        "tier_set", "promo_codes_issued"), the program, the participant, the order
-        and the bonuses involved.
+    - **At once**, right after the commit, with ``event.id`` None: ``kind``
+      "order_paid", "order_refunded", "tier_set", "promo_codes_issued". Fire and
+      forget: the hook must be quick (no network call: enqueue a job for I/O), and
+      its failures are only logged.
+    - **From the outbox**, by the delivery job, with a stable ``event.id``: ``kind``
+      "referral_rewarded" (RF-11: once for the referrer, once for the friend) or
+      "campaign_message" (CA-01; ``event.marketing`` True, only for participants
+      with marketing consent, LB-15). Here the hook may do blocking I/O (it runs in a
+      thread; keep a timeout). Delivery is *at least once*: raising means "not
+      delivered", and the notification is told again later (backoff), to every
+      plugin of the program; a worker that died before recording success tells it
+      again too. So drop duplicates by ``event.id``, which is the same on every
+      attempt (``event.attempt`` counts them from 1).
+
+    :param event: what happened: ``kind``, the program, the participant (the
+        ticketing system's customer id), the order and the bonuses involved; from
+        the outbox also ``id``, ``payload`` (amounts, ids, message text; never
+        personal data: e.g. ``{"referral": 7, "side": "friend", "bonus": 500}`` or
+        ``{"campaign": "...", "bonus": 100, "message": "...", "expires_at": "..."}``),
+        ``marketing`` and ``attempt``. An erased participant's notifications are
+        dropped, never told (LB-16).
     :return: nothing.
 
     Combining: every plugin of the program is called, in plugins.toml order.
 
     Failure: never fails the operation, which is already committed: the error is
-    logged with the plugin's name, and the other plugins are still called.
+    logged with the plugin's name, and the other plugins are still called. From the
+    outbox, a failure of any plugin makes the notification due again.
 
-    Example: count paid orders for a dashboard::
+    Built in: ``webhook`` POSTs the outbox's notifications as signed JSON
+    (docs/plugins.md).
+
+    Example: count paid orders for a dashboard; remember what was told::
 
         @hookimpl
         def notify(self, event):
             if event.kind == "order_paid":
                 self.paid_orders += 1
+            elif event.id is not None and event.id not in self.seen:
+                self.seen.add(event.id)
+                self.inbox.append(event)
     """
 
 

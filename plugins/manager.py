@@ -20,8 +20,9 @@ from typing import Any
 import pluggy
 from pydantic import BaseModel, ValidationError
 
+from loyalty.errors import Undelivered
 from loyalty.programs import Catalog, Program
-from plugins import hookspecs
+from plugins import failures, hookspecs
 from plugins.config import ConfigError, PluginConfig, load
 from plugins.policy import HOOKS, Guard, Hook, guarded
 
@@ -31,6 +32,7 @@ BUILTIN = {
     "live_brighter": "plugins.builtin.live_brighter:LiveBrighter",
     "mgt_plus": "plugins.builtin.mgt_plus:MgtPlus",
     "tkt_ge": "plugins.builtin.tkt_ge:TktGe",
+    "webhook": "plugins.builtin.webhook:Webhook",
 }
 
 
@@ -177,9 +179,15 @@ def _combining(hook: Hook, caller: pluggy.HookCaller) -> Callable[..., Any]:
     def ask(*args: Any, **kwargs: Any) -> Any:
         if len(args) > len(hook.argnames):
             raise TypeError(f"{hook.name}() takes {len(hook.argnames)} arguments, got {len(args)}")
-        answers = caller(**dict(zip(hook.argnames, args, strict=False)), **kwargs)
         if hook.notice:
+            with failures.collecting() as failed:
+                caller(**dict(zip(hook.argnames, args, strict=False)), **kwargs)
+            told = args[0] if args else next(iter(kwargs.values()), None)
+            if failed and getattr(told, "id", None) is not None:
+                # An outbox delivery: every plugin was told; the failures make it due again.
+                raise Undelivered([plugin for plugin, _ in failed], "; ".join(f"{p}: {why}" for p, why in failed))
             return None
+        answers = caller(**dict(zip(hook.argnames, args, strict=False)), **kwargs)
         if hook.listed and not hook.firstresult:
             return [item for answer in answers for item in answer]
         return answers

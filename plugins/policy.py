@@ -122,7 +122,12 @@ class Guard:
         """Log the failure; raise PluginFailure unless the plugin is optional or the hook a notice."""
         why = f": {problem}" if problem else ""
         exc_info = (type(error), error, error.__traceback__) if error is not None else None
-        failures.record(self.plugin, hook.name, "ignored" if hook.notice else "skipped" if self.optional else "refused")
+        failures.record(
+            self.plugin,
+            hook.name,
+            "ignored" if hook.notice else "skipped" if self.optional else "refused",
+            problem or (f"{type(error).__name__}: {error}" if error is not None else ""),
+        )
         if hook.notice:
             about = ", ".join(str(arg.kind) for arg in args if hasattr(arg, "kind"))
             log.error(

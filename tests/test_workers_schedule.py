@@ -1,8 +1,9 @@
 """The workers' layering and their one cron schedule.
 
 `import workers` (and the worker's composition module) reads no settings; the arq
-worker and the gateway's in-process loop run the same schedule: a sweep every 15 s
-and a burn every 5 minutes, both also at start-up.
+worker and the gateway's in-process loop run the same schedule: a sweep every 15 s,
+a burn every 5 minutes and a delivery of the outbox's notifications every 5 s, all
+also at start-up.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 from gateway.app import in_process_cron
 from gateway.settings import Settings
 from gateway.worker import compose
-from loyalty.jobs import BURN_EXPIRED, SWEEP
+from loyalty.jobs import BURN_EXPIRED, DELIVER_NOTIFICATIONS, SWEEP
 from workers.queue import InProcessQueue
 from workers.schedule import SCHEDULE, Periodic, cron_times, due, tick
 
@@ -46,19 +47,22 @@ def test_the_old_worker_path_says_where_it_went() -> None:
     assert old.returncode != 0 and "arq gateway.worker.WorkerSettings" in old.stderr
 
 
-def test_the_schedule_sweeps_every_15_seconds_and_burns_every_5_minutes() -> None:
+def test_the_schedule_sweeps_every_15_seconds_delivers_every_5_and_burns_every_5_minutes() -> None:
     assert (
         Periodic(SWEEP, timedelta(seconds=15), run_at_startup=True),
         Periodic(BURN_EXPIRED, timedelta(minutes=5), run_at_startup=True),
+        Periodic(DELIVER_NOTIFICATIONS, timedelta(seconds=5), run_at_startup=True),
     ) == SCHEDULE
-    assert tick() == timedelta(seconds=15)
-    assert due(timedelta(0)) == [SWEEP, BURN_EXPIRED]
-    assert due(timedelta(seconds=15)) == [SWEEP]
-    assert due(timedelta(seconds=285)) == [SWEEP]
-    assert due(timedelta(seconds=300)) == [SWEEP, BURN_EXPIRED]
-    # One hour of the in-process loop: 3600 / 15 = 240 ticks; a burn at 0, 300, ..., 3300: 12.
-    hour = [job for step in range(240) for job in due(step * timedelta(seconds=15))]
-    assert hour.count(SWEEP) == 240 and hour.count(BURN_EXPIRED) == 12
+    assert tick() == timedelta(seconds=5)
+    assert due(timedelta(0)) == [SWEEP, BURN_EXPIRED, DELIVER_NOTIFICATIONS]
+    assert due(timedelta(seconds=5)) == [DELIVER_NOTIFICATIONS]
+    assert due(timedelta(seconds=15)) == [SWEEP, DELIVER_NOTIFICATIONS]
+    assert due(timedelta(seconds=285)) == [SWEEP, DELIVER_NOTIFICATIONS]
+    assert due(timedelta(seconds=300)) == [SWEEP, BURN_EXPIRED, DELIVER_NOTIFICATIONS]
+    # One hour of the in-process loop: 3600 / 5 = 720 ticks; a sweep every third (240),
+    # a burn at 0, 300, ..., 3300 (12), a delivery at each.
+    hour = [job for step in range(720) for job in due(step * timedelta(seconds=5))]
+    assert (hour.count(SWEEP), hour.count(BURN_EXPIRED), hour.count(DELIVER_NOTIFICATIONS)) == (240, 12, 720)
 
 
 def test_arq_runs_the_same_schedule_on_the_wall_clock() -> None:
@@ -71,7 +75,15 @@ def test_arq_runs_the_same_schedule_on_the_wall_clock() -> None:
     sweep, burn = crons["cron:sweep:loyalty-test:schedule"], crons["cron:burn_expired:loyalty-test:schedule"]
     assert (sweep.minute, sweep.second, sweep.run_at_startup) == (None, {0, 15, 30, 45}, True)
     assert (burn.minute, burn.second, burn.run_at_startup) == (set(range(0, 60, 5)), {0}, True)
-    assert {f.name for f in worker.functions} == {"grant_batch", "start_campaign", "sweep", "burn_expired"}  # type: ignore[attr-defined]
+    deliver = crons["cron:deliver_notifications:loyalty-test:schedule"]
+    assert (deliver.minute, deliver.second, deliver.run_at_startup) == (None, set(range(0, 60, 5)), True)
+    assert {f.name for f in worker.functions} == {  # type: ignore[attr-defined]
+        "grant_batch",
+        "start_campaign",
+        "sweep",
+        "burn_expired",
+        "deliver_notifications",
+    }
 
 
 async def test_the_in_process_loop_runs_the_schedule() -> None:

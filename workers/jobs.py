@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from loyalty import campaigns, ledger
+from loyalty import campaigns, ledger, notifications
 from loyalty import jobs as names
 from loyalty.jobs import dispatch
 
@@ -42,9 +42,20 @@ async def burn_expired(ctx: dict[str, Any]) -> int:
     return await ledger.burn_expired()
 
 
+async def deliver_notifications(ctx: dict[str, Any]) -> dict[str, int]:
+    """Deliver the due notifications of the outbox through the ``notify`` hook (RF-11, CA-01).
+
+    `ctx["catalog"]` is the programs and their plugins; `ctx["notify_retry"]` the
+    retry policy (a `notifications.RetryPolicy`; the defaults without it).
+    """
+    run = await notifications.deliver_due(ctx["catalog"], ctx.get("notify_retry"))
+    return {"sent": run.sent, "failed": run.failed, "dropped": run.dropped}
+
+
 FUNCTIONS: dict[str, Callable[..., Awaitable[Any]]] = {
     names.GRANT_BATCH: grant_batch,
     names.START_CAMPAIGN: start_campaign,
     names.SWEEP: sweep,
     names.BURN_EXPIRED: burn_expired,
+    names.DELIVER_NOTIFICATIONS: deliver_notifications,
 }

@@ -97,7 +97,9 @@ class InProcessQueue:
     a failing job is logged and left to the sweeper.
     """
 
-    def __init__(self, functions: dict[str, Job] | None = None) -> None:
+    def __init__(self, functions: dict[str, Job] | None = None, context: dict[str, Any] | None = None) -> None:
+        # What the jobs get in `ctx` besides the queue (the catalog, the retry policy).
+        self.context = dict(context or {})
         # The job functions counted and timed, as a worker's are (workers.metrics).
         self.functions = measured_all(jobs.FUNCTIONS) if functions is None else functions
         self._pending: set[str] = set()
@@ -144,7 +146,7 @@ class InProcessQueue:
         while True:
             function, args, job_id = await self._queue.get()
             try:
-                await self.functions[function]({"queue": self}, *args)
+                await self.functions[function]({**self.context, "queue": self}, *args)
                 self.done += 1
             except Exception:
                 self.failed += 1

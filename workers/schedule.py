@@ -31,6 +31,8 @@ SCHEDULE: tuple[Periodic, ...] = (
     Periodic(jobs.SWEEP, timedelta(seconds=15)),
     # Writes the BURN entries of expired lots (LB-04); balances never wait for it.
     Periodic(jobs.BURN_EXPIRED, timedelta(minutes=5)),
+    # Delivers the outbox's due notifications (RF-11, CA-01), at least once, with backoff.
+    Periodic(jobs.DELIVER_NOTIFICATIONS, timedelta(seconds=5)),
 )
 
 

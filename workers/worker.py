@@ -33,6 +33,7 @@ TIMEOUTS = {
     names.START_CAMPAIGN: 600,
     names.SWEEP: 600,
     names.BURN_EXPIRED: 3600,
+    names.DELIVER_NOTIFICATIONS: 300,
 }
 
 

@@ -4,7 +4,9 @@ Each batch is granted by `grant_batch` in one transaction that writes, set-based
 one `CampaignGrant` per member (unique per campaign and participant: the gift is
 given at most once, CA-04), a GIFT lot and a GIFT entry for each member whose wallet
 and participant are still ACTIVE, a skipped grant for the others, and the batch's
-completion with its counts. The database alone says what is done: a batch that is
+completion with its counts, and, for a campaign with a message, one CAMPAIGN_MESSAGE
+notification per granted member whose marketing consent is on (CA-01, LB-15), in the
+outbox (`loyalty.notifications`). The database alone says what is done: a batch that is
 not marked done is simply run again (by the sweeper), and running a batch twice
 grants nothing twice.
 
@@ -21,8 +23,9 @@ from tortoise.transactions import in_transaction
 
 from loyalty import clock, sql
 from loyalty.campaigns.lifecycle import finish_if_done
-from loyalty.enums import CampaignStatus
+from loyalty.enums import CampaignStatus, NotificationKind, NotificationStatus
 from loyalty.models import Campaign, CampaignBatch
+from loyalty.notifications import dumps
 
 
 @dataclass(frozen=True)
@@ -167,6 +170,41 @@ async def _grant_sqlite(
     return int(rows[0]["granted"]), int(rows[0]["n"]) - int(rows[0]["granted"])
 
 
+# One statement for both databases: the batch's granted members with marketing
+# consent (LB-15) each get the campaign's message; the stable id makes a rerun a no-op.
+_MESSAGE = (
+    "INSERT INTO notification (id, kind, program_id, participant_id, payload, marketing, status,"
+    " attempts, next_attempt_at, created_at)"
+    " SELECT 'campaign:' || g.campaign_id || ':' || g.participant_id, $3, $4, g.participant_id, $5{cast}, $6, $7, 0, $8, $8"
+    " FROM campaign_grant g JOIN participant p ON p.id = g.participant_id"
+    " WHERE g.campaign_id = $1 AND g.batch_no = $2 AND g.granted AND p.marketing_consent"
+    " ON CONFLICT (id) DO NOTHING"
+)
+
+
+async def _announce_message(campaign: Campaign, batch_no: int, now: datetime, expires: datetime) -> None:
+    """The campaign's message to the batch's granted members who accept marketing (CA-01, LB-15)."""
+    if not campaign.message:
+        return
+    payload = {
+        "campaign": campaign.token,
+        "bonus": campaign.amount,
+        "message": campaign.message,
+        "expires_at": expires.isoformat(),
+    }
+    await sql.execute(
+        _MESSAGE.format(cast="::jsonb" if sql.is_postgres() else ""),
+        campaign.id,
+        batch_no,
+        NotificationKind.CAMPAIGN_MESSAGE.value,
+        campaign.program_id,
+        dumps(payload),
+        True,
+        NotificationStatus.PENDING.value,
+        now,
+    )
+
+
 def _description(campaign: Campaign) -> str:
     return (campaign.message or campaign.name)[:500]
 
@@ -216,7 +254,9 @@ async def grant_batch(campaign_id: int, batch_no: int) -> BatchOutcome:
             return BatchOutcome("done")
         first, last = int(batch[0]["first_seq"]), int(batch[0]["last_seq"])
         grant = _grant_postgres if postgres else _grant_sqlite
-        granted, skipped = await grant(campaign, batch_no, first, last, now, _expiry(campaign, now))
+        expires = _expiry(campaign, now)
+        granted, skipped = await grant(campaign, batch_no, first, last, now, expires)
+        await _announce_message(campaign, batch_no, now, expires)
         await sql.execute(
             "UPDATE campaign_batch SET done_at = $2, granted = $3, skipped = $4 WHERE id = $1",
             int(batch[0]["id"]),
