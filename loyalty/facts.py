@@ -195,7 +195,7 @@ class Notification:
     bonus: int = 0
     detail: str | None = None
     id: str | None = None
-    payload: dict[str, Any] = field(default_factory=dict)
+    payload: dict[str, Any] = field(default_factory=dict, hash=False)
     marketing: bool = False
     attempt: int = 0
 
