@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 from tortoise.transactions import in_transaction
 
-from loyalty import audiences, campaigns, clock, notifications, participants
+from loyalty import audiences, campaigns, clock, erasure, notifications, participants
 from loyalty.enums import NotificationKind, NotificationStatus
 from loyalty.facts import Notification as NotificationFacts
 from loyalty.jobs import dispatch
@@ -437,7 +437,7 @@ async def test_lb16_an_erased_participants_pending_notifications_are_dropped_wit
     endpoint = receiver()
     hooked = webhook(endpoint.url)
     await notifications.mark_sent("referral:8:referrer")  # delivered before the erasure; the others wait
-    await participants.erase("c1")
+    await erasure.erase("c1", scenario.ERASURE_KEY)
     rows = {r.id: r for r in await Notification.all()}
     assert rows["referral:7:friend"].status is NotificationStatus.DROPPED
     assert rows["referral:7:friend"].payload == {}
