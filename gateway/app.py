@@ -28,6 +28,7 @@ from gateway.body_limit import BodyLimit
 from gateway.collectors import ScrapeTime
 from gateway.graphql_http import GraphQLOverHTTP
 from gateway.persisted import PersistedOperations
+from gateway.rate_limits import ClientLimits, client_address
 from gateway.settings import Settings
 from loyalty import sql
 from loyalty.errors import Unauthenticated
@@ -100,6 +101,7 @@ class GatewayGraphQL(PersistedOperations, GraphQLOverHTTP[Context, None]):
         self.host = host
         self.settings = settings
         self.queue = job_queue(settings, host)
+        self.limits = ClientLimits(settings.landing_rate, settings.redis_url)
 
     async def get_context(self, request: Any, response: Any = None) -> Context:
         secret = self.settings.jwt_secret or ""
@@ -114,6 +116,9 @@ class GatewayGraphQL(PersistedOperations, GraphQLOverHTTP[Context, None]):
             request_context.note_role(caller.role.value if caller else "anonymous")
             return caller
 
+        async def throttle(bucket: str) -> int | None:
+            return await self.limits.hit(bucket, client_address(request, self.settings.trust_forwarded_for))
+
         return Context(
             self.host.catalog,
             read_caller,
@@ -122,6 +127,7 @@ class GatewayGraphQL(PersistedOperations, GraphQLOverHTTP[Context, None]):
             queue=self.queue,
             campaign_batch_size=self.settings.campaign_batch_size,
             erasure_key=self.settings.erasure_key.encode() if self.settings.erasure_key else None,
+            throttle=throttle,
         )
 
 

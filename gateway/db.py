@@ -35,7 +35,7 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
         "connections": {"default": connection(database_url)},
         "apps": {
             APP: {
-                "models": ["loyalty.models", "loyalty.notifications.models"],
+                "models": ["loyalty.models", "loyalty.notifications.models", "loyalty.referrals.models"],
                 "default_connection": "default",
                 "migrations": "loyalty.migrations",
             }

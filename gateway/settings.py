@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     log_level: str = Field(default="INFO", alias="LOYALTY_LOG_LEVEL")
     # Each arq worker serves its metrics on this port (0: none).
     worker_metrics_port: int = Field(default=9101, alias="LOYALTY_WORKER_METRICS_PORT")
+    # referralLanding needs no token, so it is limited per client address (RF-01).
+    landing_rate: str = Field(default="30/minute", alias="LOYALTY_LANDING_RATE")
+    # Behind a proxy that sets X-Forwarded-For: take the client address from it.
+    trust_forwarded_for: bool = Field(default=False, alias="LOYALTY_TRUST_FORWARDED_FOR")
     # Request bodies past this answer 413; 4 MiB holds a 100,000-id audience.
     max_body_bytes: int = Field(default=4 * 1024 * 1024, alias="LOYALTY_MAX_BODY_BYTES")
     # Outbox delivery (RF-11, CA-01): the first retry after this many seconds, doubling

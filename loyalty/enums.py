@@ -88,3 +88,10 @@ class NotificationStatus(StrEnum):
     SENT = "SENT"
     DROPPED = "DROPPED"
     FAILED = "FAILED"
+
+
+class ReferralStatus(StrEnum):
+    PENDING = "PENDING"
+    REVIEW = "REVIEW"
+    REWARDED = "REWARDED"
+    REJECTED = "REJECTED"

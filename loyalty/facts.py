@@ -201,6 +201,26 @@ class Notification:
 
 
 @dataclass(frozen=True)
+class ReferralTerms:
+    """A program's referral program (RF-01..RF-10), as its plugin configures it.
+
+    `link_base` + the code is the referral link; the friend gets `friend_bonus` and the
+    referrer `referrer_bonus` on a first purchase whose full value reaches
+    `min_purchase`; past `monthly_threshold` rewarded referrals in a calendar month a
+    referral waits for review; `fraud_limit` fraud rejections exclude the referrer; a
+    friend not joined at payment gets the bonus on joining within `join_window`.
+    """
+
+    link_base: str
+    friend_bonus: int
+    referrer_bonus: int
+    min_purchase: Decimal
+    monthly_threshold: int
+    fraud_limit: int
+    join_window: timedelta
+
+
+@dataclass(frozen=True)
 class Segment:
     """An audience segment a plugin defines (CA-02), as a declarative filter.
 

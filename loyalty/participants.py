@@ -12,7 +12,7 @@ from datetime import date
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from loyalty import clock
+from loyalty import clock, referrals
 from loyalty.enums import ParticipantStatus, WalletStatus
 from loyalty.erasure import erased_digest
 from loyalty.errors import BadInput, Forbidden, NotFound, RuleViolation
@@ -129,10 +129,13 @@ async def recognise(identity: Identity, erasure_key: bytes) -> Participant | Non
         return participant
     async with in_transaction():
         await participant.save(update_fields=["email", "email_verified", "phone", "phone_verified"])
+        activated = 0
         if _verified(participant):
-            await Wallet.filter(participant_id=participant.id, status=WalletStatus.PENDING).update(
+            activated = await Wallet.filter(participant_id=participant.id, status=WalletStatus.PENDING).update(
                 status=WalletStatus.ACTIVE
             )
+    if activated:
+        await referrals.settle_friend(participant)  # RF-02 Decision: owed while the wallet could not earn
     return participant
 
 
@@ -161,10 +164,13 @@ async def join(
     if request.display_name is not None and len(request.display_name) > 200:
         raise BadInput("displayName is longer than 200 characters")
     try:
-        return await _join(program, identity, request, erasure_key)
+        joined = await _join(program, identity, request, erasure_key)
     except IntegrityError:
         # A concurrent first join by the same customer won the insert: join again over it.
-        return await _join(program, identity, request, erasure_key)
+        joined = await _join(program, identity, request, erasure_key)
+    # RF-02 Decision: a friend who paid before joining gets the referral bonus now.
+    await referrals.settle_friend(joined[0])
+    return joined
 
 
 async def _join(

@@ -22,6 +22,7 @@ from loyalty.facts import (
     OrderFacts,
     ParticipantFacts,
     PromoCodeFacts,
+    ReferralTerms,
     RefundFacts,
     RefundTerms,
     Refusal,
@@ -73,6 +74,10 @@ class ProgramRules(Protocol):
         self, order: OrderFacts, referrer: ParticipantFacts, friend: ParticipantFacts
     ) -> Refusal | None:
         """The program's own reason to refuse a referral reward (RF-08), or None."""
+        ...
+
+    def referral_terms(self) -> ReferralTerms | None:
+        """The program's referral program (RF-01..RF-10); None where it runs none."""
         ...
 
     def notify(self, event: Notification) -> None:

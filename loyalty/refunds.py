@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from tortoise.transactions import in_transaction
 
-from loyalty import clock, ledger, orders, participants
+from loyalty import clock, ledger, orders, participants, referrals
 from loyalty.enums import EntryKind, ItemKind, OrderStatus, RefundReason
 from loyalty.errors import BadInput, Conflict, NotFound, RuleViolation
 from loyalty.facts import ItemFacts, Notification, RefundFacts, RefundTerms
@@ -88,31 +88,54 @@ async def refund_items(catalog: Catalog, request: RefundRequest) -> Refund:
             created_at=clock.now(),
         )
         has_ticket = any(item.kind is ItemKind.TICKET for item in returned)
-        if terms.revoke_accruals and has_ticket and not order.accruals_revoked and order.wallet_id is not None:
-            wallet = await ledger.lock_wallet(order.wallet_id)
-            revocation = await ledger.revoke_order(
-                wallet,
-                order.id,
-                kinds=[EntryKind.ACCRUAL],
-                rule="LB-09",
-                rules_version=program.rules_version,
-                refund_id=refund.id,
-                description="bonuses of a returned purchase cancelled",
-            )
+        accruals = terms.revoke_accruals and has_ticket and not order.accruals_revoked
+        # RF-09: returning a ticket of the qualifying purchase revokes both referral rewards, once.
+        referral = await referrals.reversible(order.id) if has_ticket else None
+        wallet_id = order.wallet_id
+        if wallet_id is None and referral is not None:
+            wallet_id = await referrals.friend_wallet_id(referral)  # the friend joined after paying
+        if (accruals or referral is not None) and wallet_id is not None:
+            wallet = await ledger.lock_wallet(wallet_id)
+            revoked = spent = 0
+            if accruals and order.wallet_id is not None:
+                revocation = await ledger.revoke_order(
+                    wallet,
+                    order.id,
+                    kinds=[EntryKind.ACCRUAL],
+                    rule="LB-09",
+                    rules_version=program.rules_version,
+                    refund_id=refund.id,
+                    description="bonuses of a returned purchase cancelled",
+                )
+                revoked, spent = revocation.revoked, revocation.spent
+                order.accruals_revoked = True
+            if referral is not None:
+                friend = await referrals.revoke_friend(
+                    wallet, referral, rule="RF-09", refund_id=refund.id, rules_version=program.rules_version
+                )
+                revoked, spent = revoked + friend.revoked, spent + friend.spent
             withheld, owed = await ledger.withhold(
                 wallet,
-                revocation.spent,
+                spent,
                 money,
                 order_id=order.id,
                 refund_id=refund.id,
                 rules_version=program.rules_version,
             )
-            refund.bonus_revoked = revocation.revoked
+            refund.bonus_revoked = revoked
             refund.bonus_withheld = withheld
             refund.bonus_debt = owed
             refund.money_refund = money - withheld
-            order.accruals_revoked = True
             await refund.save(update_fields=["bonus_revoked", "bonus_withheld", "bonus_debt", "money_refund"])
+        if referral is not None:
+            await referrals.revoke_referrer(
+                referral,
+                rule="RF-09",
+                detail="the qualifying purchase was returned",
+                refund_id=refund.id,
+                rules_version=program.rules_version,
+                is_fraud=False,
+            )
         await OrderItem.filter(order_id=order.id, item_id__in=list(request.item_ids)).update(refund_id=refund.id)
         all_back = all(item.refund_id is not None or item.item_id in request.item_ids for item in items.values())
         order.status = OrderStatus.REFUNDED if all_back else OrderStatus.PARTIALLY_REFUNDED

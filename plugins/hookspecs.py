@@ -53,6 +53,7 @@ hook                        asks                                            comb
 ``tier_for``                club tier from 365 days' spend (TK-05)          first answer wins
 ``achievements``            achievement definitions (GA-01)                 lists joined
 ``referral_refusal``        may this referral pay out (RF-08)               first refusal wins
+``referral_terms``          the program's referral program (RF-01)          first answer wins
 ``audience_segment``        a campaign audience segment (CA-02)             first answer wins
 ``notify``                  something happened (after commit)               all called, no answer
 ==========================  ==============================================  =====================
@@ -99,6 +100,7 @@ from loyalty.facts import (
     OrderFacts,
     ParticipantFacts,
     PromoCodeFacts,
+    ReferralTerms,
     RefundFacts,
     RefundTerms,
     Refusal,
@@ -331,6 +333,33 @@ def referral_refusal(order: OrderFacts, referrer: ParticipantFacts, friend: Part
             if order.channel is Channel.BOX_OFFICE:
                 return Refusal("referral", "ACME-2", "box office sales are not referred")
             return None
+    """
+    raise NotImplementedError
+
+
+@hookspec(firstresult=True)
+def referral_terms() -> ReferralTerms | None:
+    """The program's referral program, when this plugin runs one (RF-01..RF-10).
+
+    Asked for every program the plugin covers: where no plugin answers, the program
+    runs no referrals (``Participant.referral`` is null, codes do not attribute).
+
+    :return: a ``ReferralTerms`` (link base, the friend's and the referrer's bonus,
+        the minimum purchase, the monthly review threshold, the fraud limit and the
+        window in which a friend who joins after paying still gets the bonus); None
+        where this plugin runs no referral program.
+
+    Combining: the first plugin that answers decides.
+
+    Failure: a raising plugin refuses the operation (UNAVAILABLE), unless optional.
+
+    Example: 300 to each side, from 2,000 up::
+
+        @hookimpl
+        def referral_terms(self):
+            return ReferralTerms(link_base="https://example.com/r/", friend_bonus=300,
+                                 referrer_bonus=300, min_purchase=Decimal(2000),
+                                 monthly_threshold=20, fraud_limit=3, join_window=timedelta(days=30))
     """
     raise NotImplementedError
 

@@ -8,14 +8,22 @@ from collections.abc import Callable, Sequence
 import strawberry
 from strawberry.extensions import MaxTokensLimiter, SchemaExtension
 
-from schema import campaigns, club, orders, participants, programs, promo_codes, reports, staff
+from schema import campaigns, club, orders, participants, programs, promo_codes, referrals, reports, staff
 from schema.bounds import bound_arguments
 from schema.errors import ContractErrors, GatewaySchema
 from schema.validation import CachedParsing, CachedValidation, limit_rules
 
 
 @strawberry.type
-class Query(programs.Query, participants.Query, orders.Query, promo_codes.Query, reports.Query, campaigns.Query):
+class Query(
+    programs.Query,
+    participants.Query,
+    orders.Query,
+    promo_codes.Query,
+    reports.Query,
+    campaigns.Query,
+    referrals.Query,
+):
     pass
 
 
@@ -27,6 +35,7 @@ class Mutation(
     promo_codes.Mutation,
     club.Mutation,
     campaigns.Mutation,
+    referrals.Mutation,
 ):
     pass
 

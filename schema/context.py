@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,6 +80,7 @@ class Context:
         queue: Queue | None = None,
         campaign_batch_size: int | None = None,
         erasure_key: bytes | None = None,
+        throttle: Callable[[str], Awaitable[int | None]] | None = None,
     ) -> None:
         self.catalog = catalog
         # Where campaign work goes (handed in by the gateway: arq, or this process); None: nowhere.
@@ -93,6 +95,12 @@ class Context:
         self.tiers = _tier_loader(catalog)
         self.request = request
         self.response = response
+        # Counts one request of this client against a rate limit (the gateway's); None: unlimited.
+        self._throttle = throttle
+
+    async def throttled(self, bucket: str) -> int | None:
+        """None while the caller's address is within the limit of `bucket`; else Retry-After seconds."""
+        return await self._throttle(bucket) if self._throttle else None
 
     @property
     def caller(self) -> Caller | None:

@@ -16,6 +16,13 @@ from loyalty.errors import DomainError, PluginFailure
 
 log = logging.getLogger("loyalty.errors")
 
+
+class RateLimited(DomainError):
+    """Too many requests from one client address (the HTTP answer is 429 with Retry-After)."""
+
+    code = "RATE_LIMITED"
+
+
 STORAGE_FAILURES = (DBConnectionError, OperationalError, TransactionManagementError, OSError)
 
 

@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 import strawberry
 
-from loyalty import erasure, ledger, participants
+from loyalty import erasure, ledger, participants, referrals
 from loyalty.access import Caller, Role, require, visible_programs
 from loyalty.errors import BadInput
 from loyalty.models import Entry
@@ -182,8 +182,23 @@ class Participant:
         return Wallet.of(found[0]) if found else None
 
     @strawberry.field(description="The referral standing in programId (RF-01); null: no referral program runs here.")
-    def referral(self, program_id: strawberry.ID) -> ReferralSummary | None:
-        return None  # No configured program runs a referral plugin yet.
+    async def referral(self, info: Info, program_id: strawberry.ID) -> ReferralSummary | None:
+        if program_id not in info.context.catalog or (self._programs is not None and program_id not in self._programs):
+            return None
+        found = await referrals.standing(info.context.catalog.get(program_id), self._row)
+        if found is None:
+            return None
+        return ReferralSummary(
+            code=found.code,
+            link=found.link,
+            invited=found.invited,
+            rewarded=found.rewarded,
+            earned=found.earned,
+            blocked=found.blocked,
+            friends=[
+                ReferredFriend(status=ReferralStatus(f.status.value), reason=f.reason, at=f.at) for f in found.friends
+            ],
+        )
 
     @strawberry.field(description="Achievements defined for programId (GA-01); empty where none are.")
     def achievements(self, program_id: strawberry.ID) -> list[Achievement]:

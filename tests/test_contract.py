@@ -63,6 +63,11 @@ BUILT = {
     "CancelCampaign",
     "Campaign",
     "Campaigns",
+    # Issue 8: referrals.
+    "MyReferral",
+    "ReferralLanding",
+    "ReferralsForReview",
+    "ReviewReferral",
 }
 
 

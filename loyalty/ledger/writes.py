@@ -219,7 +219,7 @@ async def revoke_order(
     kinds: Sequence[EntryKind],
     rule: str,
     rules_version: str,
-    refund_id: int,
+    refund_id: int | None,
     description: str,
 ) -> Revocation:
     """Cancel every bonus the order credited in this wallet, spent or not (LB-09).
@@ -271,7 +271,7 @@ async def withhold(
     money: Decimal,
     *,
     order_id: str,
-    refund_id: int,
+    refund_id: int | None,
     rules_version: str,
 ) -> tuple[int, int]:
     """Settle revoked bonuses already spent: withhold from `money`, owe the rest (LB-10).

@@ -13,7 +13,7 @@ from datetime import datetime
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from loyalty import clock, ledger, participants, promo_codes
+from loyalty import clock, ledger, participants, promo_codes, referrals
 from loyalty.enums import EntryKind, OrderStatus, WalletStatus
 from loyalty.errors import BadInput, Conflict, NotFound, RuleViolation
 from loyalty.facts import Credit, Notification, OrderFacts
@@ -67,7 +67,7 @@ async def record_order(catalog: Catalog, draft: OrderDraft) -> Order:
     digest = content_digest(draft)
     existing = await Order.get_or_none(id=draft.id)
     if existing is not None:
-        return _same_or_conflict(existing, digest)
+        return await _attributed(program, _same_or_conflict(existing, digest))
     now = clock.now()
     participant, wallet = await _wallet(draft.customer_id, program.id)
     order = await order_facts(draft, now)
@@ -133,8 +133,16 @@ async def record_order(catalog: Catalog, draft: OrderDraft) -> Order:
         existing = await Order.get_or_none(id=draft.id)
         if existing is None:
             raise
-        return _same_or_conflict(existing, digest)
-    return record
+        return await _attributed(program, _same_or_conflict(existing, digest))
+    return await _attributed(program, record)
+
+
+async def _attributed(program: Program, order: Order) -> Order:
+    # RF-05, RF-07: after the order's commit, in a transaction of its own, so a racing
+    # order of the same friend meets the unique key without failing this sale. A repeat
+    # of the same order attributes what a crash may have left unattributed.
+    await referrals.attribute(program, order)
+    return order
 
 
 def _same_or_conflict(existing: Order, digest: str) -> Order:
@@ -186,6 +194,11 @@ async def pay_order(catalog: Catalog, order_id: str) -> Order:
             )
             accrued = await _credit_accruals(program, wallet, facts, planned_credits(program, facts, who, participant))
             order.wallet_id = wallet.id
+        if order.referral_code:
+            # RF-02..RF-08: in the payment's transaction; a friend not joined is owed the bonus.
+            facts = await stored_facts(order)
+            friend = await participant_facts(program, order.customer_id, participant, wallet, 0)
+            await referrals.on_order_paid(program, order, facts, friend, wallet)
         order.status = OrderStatus.PAID
         order.paid_at = clock.now()
         order.bonus_accrued = accrued

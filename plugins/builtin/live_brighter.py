@@ -1,4 +1,5 @@
-"""«Live Brighter!» (Ticketon): bonuses by event category, at most 30 % of a purchase (LB-02, LB-08).
+"""«Live Brighter!» (Ticketon): bonuses by event category, at most 30 % of a purchase (LB-02, LB-08),
+and Ticketon's referral program (RF-01..RF-10), whose numbers are settings.
 
 Refunds follow the core policy (LB-09..LB-12, LB-20), so this plugin has no refund hook.
 """
@@ -6,13 +7,26 @@ Refunds follow the core policy (LB-09..LB-12, LB-20), so this plugin has no refu
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import timedelta
 from decimal import Decimal
 
 from pydantic import BaseModel, Field
 
-from loyalty.facts import Credit, Limit, OrderFacts, ParticipantFacts
+from loyalty.facts import Credit, Limit, OrderFacts, ParticipantFacts, ReferralTerms
 from loyalty.money import percent_down
 from plugins.hookspecs import hookimpl
+
+
+class ReferralSettings(BaseModel):
+    """`[plugins.live_brighter.settings.referrals]`: the referral program (RF-01..RF-10)."""
+
+    link_base: str = Field(min_length=1)
+    friend_bonus: int = Field(default=500, gt=0)  # RF-02
+    referrer_bonus: int = Field(default=200, gt=0)  # RF-02
+    min_purchase: Decimal = Field(default=Decimal(3500), ge=0)  # RF-04
+    monthly_threshold: int = Field(default=20, ge=0)  # RF-08
+    fraud_limit: int = Field(default=3, gt=0)  # RF-10
+    join_window_days: int = Field(default=30, gt=0)  # RF-02 Decision
 
 
 class LiveBrighter:
@@ -24,6 +38,8 @@ class LiveBrighter:
         default_rate_percent: Decimal = Field(default=Decimal(3), ge=0, le=100)
         category_rates: dict[str, Decimal] = {}
         cap_percent: Decimal = Field(default=Decimal(30), ge=0, le=100)
+        # Absent: the programs of this plugin run no referral program.
+        referrals: ReferralSettings | None = None
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -51,3 +67,19 @@ class LiveBrighter:
     def redemption_limit(self, order: OrderFacts, participant: ParticipantFacts) -> Limit:
         """LB-08: at most cap_percent of the purchase's full value."""
         return Limit(max_bonus=percent_down(order.total, self.settings.cap_percent), rule="LB-08")
+
+    @hookimpl
+    def referral_terms(self) -> ReferralTerms | None:
+        """RF-01..RF-10: the referral program as plugins.toml configures it, or None."""
+        ref = self.settings.referrals
+        if ref is None:
+            return None
+        return ReferralTerms(
+            link_base=ref.link_base,
+            friend_bonus=ref.friend_bonus,
+            referrer_bonus=ref.referrer_bonus,
+            min_purchase=ref.min_purchase,
+            monthly_threshold=ref.monthly_threshold,
+            fraud_limit=ref.fraud_limit,
+            join_window=timedelta(days=ref.join_window_days),
+        )

@@ -1,0 +1,117 @@
+"""Paying a referral out (RF-02, RF-09, RF-11): the REFERRAL credits of both sides.
+
+Both credits carry the qualifying order's id, activate with its event (LB-03) and
+burn like any others (LB-04); a credit pays the wallet's debt first (LB-10). A friend
+who has not joined when the order is paid gets the bonus on joining within the
+configured window (RF-02 Decision); the amounts and validity are fixed at payment.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from tortoise.transactions import in_transaction
+
+from loyalty import clock, ledger, sql
+from loyalty.enums import EntryKind, ReferralStatus, WalletStatus
+from loyalty.facts import ReferralTerms
+from loyalty.models import Event, OrderItem, Participant, Wallet
+from loyalty.referrals.models import Referral
+
+REFERRER_NOTE = "bonuses for a friend's first purchase through your link"
+FRIEND_NOTE = "bonuses for a first purchase through a friend's link"
+
+
+async def reward_window(order_id: str, validity: timedelta) -> tuple[datetime, datetime]:
+    """When the rewards of this order activate and burn: with its earliest event still to
+    start, at once where every event has started (LB-03), then the program's validity (LB-04)."""
+    now = clock.now()
+    event_ids = await OrderItem.filter(order_id=order_id).values_list("event_id", flat=True)
+    starts = [
+        sql.as_datetime(row) for row in await Event.filter(id__in=list(event_ids)).values_list("starts_at", flat=True)
+    ]
+    activates = max(min((s for s in starts if s is not None), default=now), now)
+    return activates, activates + validity
+
+
+async def pay_out(
+    referral: Referral,
+    terms: ReferralTerms,
+    *,
+    rules_version: str,
+    window: tuple[datetime, datetime],
+    friend_wallet: Wallet | None,
+    referrer_wallet: Wallet | None,
+) -> None:
+    """Credit the referrer (when `referrer_wallet` is given: REWARDED) and the friend, or owe the
+    friend until the join window ends. The caller holds both wallets' locks."""
+    now = clock.now()
+    referral.rules_version = rules_version
+    referral.reward_activates_at, referral.reward_expires_at = window
+    if referrer_wallet is not None:
+        await ledger.credit(
+            referrer_wallet,
+            kind=EntryKind.REFERRAL,
+            amount=terms.referrer_bonus,
+            rule="RF-02",
+            rules_version=rules_version,
+            activates_at=window[0],
+            expires_at=window[1],
+            order_id=referral.order_id,
+            description=REFERRER_NOTE,
+        )
+        referral.referrer_bonus = terms.referrer_bonus
+        referral.status = ReferralStatus.REWARDED
+        referral.rewarded_at = referral.decided_at = now
+    referral.friend_bonus = terms.friend_bonus
+    if friend_wallet is not None and friend_wallet.status is WalletStatus.ACTIVE:
+        await _credit_friend(referral, friend_wallet, window)
+    else:
+        referral.friend_due_until = now + terms.join_window
+    # RF-11: the outbox announcement is written here
+    await referral.save()
+
+
+async def _credit_friend(referral: Referral, wallet: Wallet, window: tuple[datetime, datetime]) -> None:
+    await ledger.credit(
+        wallet,
+        kind=EntryKind.REFERRAL,
+        amount=referral.friend_bonus,
+        rule="RF-02",
+        rules_version=referral.rules_version or "",
+        activates_at=window[0],
+        expires_at=window[1],
+        order_id=referral.order_id,
+        description=FRIEND_NOTE,
+    )
+    referral.friend_paid = True
+    referral.friend_due_until = None
+
+
+async def settle_friend(participant: Participant) -> int:
+    """Pay the friend the bonuses owed since a payment made before joining (RF-02 Decision).
+
+    Called when the participant joins or a wallet becomes ACTIVE; a wallet that cannot
+    earn yet keeps the bonus owed until the window ends. Returns the bonuses credited.
+    """
+    now = clock.now()
+    due = await Referral.filter(
+        friend_customer_id=participant.customer_id, friend_paid=False, friend_due_until__gt=now
+    ).values_list("id", flat=True)
+    paid = 0
+    for referral_id in due:
+        async with in_transaction():
+            referral = await Referral.select_for_update().get(id=referral_id)
+            if referral.friend_paid or referral.friend_due_until is None or referral.friend_due_until <= now:
+                continue
+            wallet = await Wallet.get_or_none(participant_id=participant.id, program_id=referral.program_id)
+            if wallet is None or wallet.status is not WalletStatus.ACTIVE:
+                continue
+            wallet = await ledger.lock_wallet(wallet.id)
+            activates = max(referral.reward_activates_at or now, now)
+            validity = (referral.reward_expires_at or activates) - (referral.reward_activates_at or now)
+            await _credit_friend(referral, wallet, (activates, activates + validity))
+            # RF-11: the outbox announcement is written here (the friend's late bonus)
+            await referral.save(update_fields=["friend_paid", "friend_due_until"])
+            paid += referral.friend_bonus
+    return paid
