@@ -19,6 +19,15 @@ every accrual of the order that has not burned (by the job or by time), withhold
 what of it was already used from the money and owing the rest as debt that later
 credits pay first (LB-09, LB-10, LB-20), cancelling giving holds back to their lots.
 
+Referral steps (RF-01..RF-10) follow Ticketon's rules: an order carrying a joined
+referrer's code attributes its friend once (RF-07; a self-referral is fraud, RF-08;
+three frauds exclude the referrer, RF-10); paying it rewards 500 and 200 as lots that
+activate with the order's earliest event (RF-02, RF-09) unless the friend bought before
+(RF-03), the full value is below 3,500 (RF-04), or the referrer has no purchase of their
+own (RF-06: the friend alone); a friend not joined gets the 500 on joining within 30
+days; staff approve, reject or revoke (RF-10: spent rewards become debt); the first
+ticket refund of the qualifying order revokes both rewards (RF-09, LB-10 on each side).
+
 The domain is async and the test database lives in the session's event loop, while
 hypothesis' state machines are synchronous: the machine runs in a worker thread and
 hands each coroutine to the loop with `asyncio.run_coroutine_threadsafe`.
@@ -51,12 +60,13 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from loyalty import adjustments, clock, events, ledger, orders, participants, refunds
+from loyalty import adjustments, clock, events, ledger, orders, participants, referrals, refunds
 from loyalty.enums import Channel, ItemKind, RefundReason
 from loyalty.errors import BadInput, Conflict, DomainError, NotFound, RuleViolation
 from loyalty.models import Draw, Entry, Event, Lot, Order, OrderItem, Participant, Refund, StatusChange, Wallet
 from loyalty.money import allocate, percent_down
 from loyalty.programs import Catalog
+from loyalty.referrals.models import Referral
 from tests import scenario
 from tests.conftest import START, truncate
 from tests.invariants import assert_ledger_invariants
@@ -69,6 +79,10 @@ RATES = {"concert": 5, "theatre": 7, "cinema": 3, "sport": 4}
 DEFAULT_RATE = 3
 CAP_PERCENT = 30
 VALIDITY = timedelta(days=90)
+# [plugins.live_brighter.settings.referrals]
+FRIEND_BONUS, REFERRER_BONUS, MIN_PURCHASE = 500, 200, Decimal(3500)
+MONTHLY_THRESHOLD, FRAUD_LIMIT, JOIN_WINDOW = 20, 3, timedelta(days=30)
+FRIENDS = ["c0", "c1", "c2", "f0", "f1"]  # f0, f1 have not joined (RF-02 Decision)
 
 EXAMPLES = int(os.environ.get("LOYALTY_HYPOTHESIS_EXAMPLES", "60"))
 STEPS = int(os.environ.get("LOYALTY_HYPOTHESIS_STEPS", "30"))
@@ -127,6 +141,7 @@ class MLot:
     expires: datetime
     event: str | None = None
     burned: int = 0
+    referral: bool = False  # a REFERRAL lot (RF-02); the others are accruals, gifts, adjustments
 
     def active(self, now: datetime) -> bool:
         return self.activates <= now < self.expires
@@ -175,6 +190,22 @@ class MOrder:
     keys: dict[str, int] = field(default_factory=dict)
 
 
+@dataclass
+class MReferral:
+    order_id: str
+    referrer: str
+    friend: str
+    attributed: bool
+    status: str = "PENDING"
+    rule: str | None = None
+    fraud: bool = False
+    referrer_paid: bool = False
+    friend_paid: bool = False
+    friend_due_until: datetime | None = None
+    rewarded_at: datetime | None = None
+    revoked: bool = False
+
+
 @dataclass(frozen=True)
 class RefundOutcome:
     money: Decimal
@@ -193,6 +224,8 @@ class Model:
         self.wallets: dict[str, MWallet] = {}
         self.lots: list[MLot] = []
         self.orders: dict[str, MOrder] = {}
+        self.referrals: dict[str, MReferral] = {}
+        self.excluded: set[str] = set()  # referrers whose code no longer attributes (RF-10)
 
     # -- reading --------------------------------------------------------------
 
@@ -256,13 +289,16 @@ class Model:
         expires: datetime,
         order_id: str | None = None,
         event: str | None = None,
+        referral: bool = False,
     ) -> None:
         wallet = self.wallets[customer]
         paid_off = min(wallet.debt, amount)  # LB-10: debt is paid off first
         wallet.debt -= paid_off
         if paid_off:
             self.seen["model: a credit paid off debt"] += 1
-        self.lots.append(MLot(len(self.lots), customer, order_id, amount, amount - paid_off, activates, expires, event))
+        self.lots.append(
+            MLot(len(self.lots), customer, order_id, amount, amount - paid_off, activates, expires, event, 0, referral)
+        )
 
     def draw(self, customer: str, amount: int) -> list[tuple[MLot, int]]:
         taken = []
@@ -297,21 +333,39 @@ class Model:
                 accrued += amount
         return accrued
 
+    def revoke(self, customer: str, lots: list[MLot]) -> tuple[int, int]:
+        """Revoke what `lots` still hold and what of them was used, less what burned (LB-09,
+        LB-04: by the burn job, or by time alone, what an expired lot still holds burned at
+        its expiry and is left there for the job). Returns (revoked, used)."""
+        live = [lot for lot in lots if self.now < lot.expires]
+        gone = sum(lot.burned for lot in lots) + sum(lot.remaining for lot in lots if lot not in live)
+        revoked = sum(lot.amount for lot in lots) - gone
+        spent = revoked - sum(lot.remaining for lot in live)
+        for lot in live:
+            lot.remaining = 0
+        if gone:
+            self.seen["model: refund of an order whose accrual burned"] += 1
+        return revoked, spent
+
     def refund(self, order: MOrder, returned: list[MItem]) -> RefundOutcome:
         money = sum((item.paid for item in returned), Decimal("0.00"))
         revoked = withheld = owed = 0
-        if any(item.ticket for item in returned) and not order.revoked and order.wallet is not None:
-            order.revoked = True
-            lots = [lot for lot in self.lots_of(order.wallet) if lot.order_id == order.id]
-            # LB-09: everything the order accrued, less what burned (LB-04): by the burn job,
-            # or by time alone (what an expired lot still holds burned at its expiry, and is
-            # left there for the burn job to write).
-            live = [lot for lot in lots if self.now < lot.expires]
-            gone = sum(lot.burned for lot in lots) + sum(lot.remaining for lot in lots if lot not in live)
-            revoked = sum(lot.amount for lot in lots) - gone
-            spent = revoked - sum(lot.remaining for lot in live)
-            for lot in live:
-                lot.remaining = 0
+        ticket = any(item.ticket for item in returned)
+        referral = self.referrals.get(order.id)
+        reverse = ticket and referral is not None and not referral.revoked  # RF-09, once
+        accruals = ticket and not order.revoked
+        holder = order.wallet
+        if holder is None and reverse and order.customer in self.wallets:
+            holder = order.customer  # a friend who joined after paying holds the referral bonus
+        if (accruals or reverse) and holder is not None:
+            lots = [
+                lot
+                for lot in self.lots_of(holder)
+                if lot.order_id == order.id and (reverse if lot.referral else accruals)
+            ]
+            if accruals and order.wallet is not None:
+                order.revoked = True
+            revoked, spent = self.revoke(holder, lots)
             withheld = min(spent, int(money))  # LB-10
             owed = spent - withheld
             self.seen["model: refund revoked accruals"] += 1
@@ -319,13 +373,139 @@ class Model:
                 self.seen["model: refund withheld spent bonuses"] += 1
             if owed:
                 self.seen["model: refund left a debt"] += 1
-            if gone:
-                self.seen["model: refund of an order whose accrual burned"] += 1
-            self.wallets[order.wallet].debt += owed
+            self.wallets[holder].debt += owed
+        if reverse:
+            assert referral is not None
+            self.seen["model: a return revoked a referral (RF-09)"] += 1
+            self.close(referral, "RF-09", fraud=False)
         for item in returned:
             item.refunded = True
         order.status = REFUNDED if all(item.refunded for item in order.items) else PARTIAL
         return RefundOutcome(money - withheld, revoked, withheld, owed)
+
+    # -- referrals (RF) -------------------------------------------------------
+
+    def reject(self, referral: MReferral, rule: str, *, fraud: bool, keep_friend: bool = False) -> None:
+        referral.status, referral.rule, referral.fraud = "REJECTED", rule, fraud
+        if not keep_friend:
+            referral.friend_due_until = None
+        self.seen[f"model: referral rejected {rule}"] += 1
+        if fraud:
+            frauds = sum(1 for r in self.referrals.values() if r.referrer == referral.referrer and r.fraud)
+            if frauds >= FRAUD_LIMIT and referral.referrer not in self.excluded:
+                self.excluded.add(referral.referrer)
+                self.seen["model: a referrer excluded (RF-10)"] += 1
+
+    def attribute(self, order: MOrder, referrer: str) -> None:
+        """RF-05, RF-07, RF-08: the order's code names its referrer; a friend once."""
+        friend = order.customer
+        if referrer in self.excluded:
+            self.seen["model: an excluded code attributed nothing"] += 1
+            return
+        if referrer == friend:
+            self.referrals[order.id] = MReferral(order.id, referrer, friend, attributed=False)
+            self.reject(self.referrals[order.id], "RF-08", fraud=True)
+            return
+        holder = next((r for r in self.referrals.values() if r.attributed and r.friend == friend), None)
+        if holder is None:
+            self.referrals[order.id] = MReferral(order.id, referrer, friend, attributed=True)
+            self.seen["model: a friend attributed"] += 1
+        elif (
+            holder.status == "PENDING"
+            and holder.referrer == referrer
+            and self.orders[holder.order_id].status == CANCELLED
+        ):
+            del self.referrals[holder.order_id]
+            holder.order_id = order.id
+            self.referrals[order.id] = holder
+            self.seen["model: attribution moved from a cancelled order"] += 1
+        else:
+            self.referrals[order.id] = MReferral(order.id, referrer, friend, attributed=False)
+            self.reject(self.referrals[order.id], "RF-07", fraud=False)
+
+    def window(self, order: MOrder) -> tuple[datetime, datetime, str]:
+        """The rewards activate with the order's earliest event (at once if started), for 90 days."""
+        starts, event_id = min((self.events[item.event][1], item.event) for item in order.items)
+        activates = max(starts, self.now)
+        return activates, activates + VALIDITY, event_id
+
+    def pay_out(self, referral: MReferral, order: MOrder, *, referrer: bool) -> None:
+        activates, expires, event_id = self.window(order)
+        if referrer:
+            self.credit(referral.referrer, REFERRER_BONUS, activates, expires, order.id, event_id, referral=True)
+            referral.status, referral.referrer_paid, referral.rewarded_at = "REWARDED", True, self.now
+            self.seen["model: a referral rewarded"] += 1
+        friend = self.wallets.get(referral.friend)
+        if friend is not None and friend.active:
+            self.credit(referral.friend, FRIEND_BONUS, activates, expires, order.id, event_id, referral=True)
+            referral.friend_paid = True
+        else:
+            referral.friend_due_until = self.now + JOIN_WINDOW
+            self.seen["model: a friend's bonus waits for joining"] += 1
+
+    def qualify(self, order: MOrder) -> None:
+        """RF-02..RF-08 when the attributed order is paid."""
+        referral = self.referrals.get(order.id)
+        if referral is None or referral.status != "PENDING":
+            return
+        earlier = any(
+            o.id != order.id and o.customer == order.customer and o.status in (PAID, PARTIAL, REFUNDED)
+            for o in self.orders.values()
+        )
+        if earlier:
+            self.reject(referral, "RF-03", fraud=False)
+        elif sum((item.value for item in order.items), Decimal(0)) < MIN_PURCHASE:
+            self.reject(referral, "RF-04", fraud=False)
+        elif referral.friend in self.excluded:
+            self.reject(referral, "RF-08", fraud=True)
+        elif not any(o.customer == referral.referrer and o.status in (PAID, PARTIAL) for o in self.orders.values()):
+            self.pay_out(referral, order, referrer=False)
+            self.reject(referral, "RF-06", fraud=False, keep_friend=True)
+        elif not self.wallets[referral.referrer].active:
+            self.pay_out(referral, order, referrer=False)
+            self.reject(referral, "RF-10", fraud=False, keep_friend=True)
+        elif (
+            sum(
+                1
+                for r in self.referrals.values()
+                if r.referrer == referral.referrer
+                and r.status == "REWARDED"
+                and r.rewarded_at is not None
+                and r.rewarded_at >= self.now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+            )
+            >= MONTHLY_THRESHOLD
+        ):
+            referral.status, referral.rule = "REVIEW", "RF-08"
+        else:
+            self.pay_out(referral, order, referrer=True)
+
+    def settle(self, customer: str) -> None:
+        """RF-02 Decision: a friend who paid before joining gets the 500 once the wallet is ACTIVE."""
+        wallet = self.wallets.get(customer)
+        if wallet is None or not wallet.active:
+            return
+        for referral in self.referrals.values():
+            due = referral.friend_due_until
+            if referral.friend == customer and not referral.friend_paid and due is not None and due > self.now:
+                activates, expires, event_id = self.window(self.orders[referral.order_id])
+                self.credit(customer, FRIEND_BONUS, activates, expires, referral.order_id, event_id, referral=True)
+                referral.friend_paid, referral.friend_due_until = True, None
+                self.seen["model: a friend joined later and got the bonus"] += 1
+
+    def close(self, referral: MReferral, rule: str, *, fraud: bool) -> None:
+        """Revoke the referrer's reward (what they used becomes debt) and close the referral."""
+        if referral.referrer_paid:
+            lots = [
+                lot for lot in self.lots_of(referral.referrer) if lot.referral and lot.order_id == referral.order_id
+            ]
+            _, spent = self.revoke(referral.referrer, lots)
+            self.wallets[referral.referrer].debt += spent
+            if spent:
+                self.seen["model: a revoked referrer owes debt"] += 1
+        referral.revoked = True
+        referral.friend_due_until = None
+        if referral.status != "REJECTED":
+            referral.status, referral.rule, referral.fraud = "REJECTED", rule, fraud
 
     def upsert_event(self, event_id: str, category: str, starts: datetime) -> None:
         """LB-03: a rescheduled event's bonuses still pending activate at its new start
@@ -443,6 +623,21 @@ async def observe(wallet_ids: list[int]) -> tuple[dict[int, ledger.Balance], dic
     return await ledger.balances(wallet_ids), await ledger.next_burns(wallet_ids), statuses
 
 
+async def referral_states() -> dict[str, tuple[str, str | None]]:
+    """Each referral's (status, rule), by the order that made it."""
+    return {row[0]: (str(row[1]), row[2]) for row in await Referral.all().values_list("order_id", "status", "rule")}
+
+
+async def referral_id(order_id: str) -> int:
+    return (await Referral.get(order_id=order_id)).id
+
+
+async def code_of(customer: str, catalog: Catalog) -> str:
+    found = await referrals.standing(catalog.get(PROGRAM), await participants.get(customer))
+    assert found is not None
+    return found.code
+
+
 # ---------------------------------------------------------------------------
 # The state machine
 # ---------------------------------------------------------------------------
@@ -459,6 +654,7 @@ class LedgerMachine(RuleBasedStateMachine):
         clock.freeze(START)
         self.model = Model(START, self.stats)
         self.next_order = 0
+        self.coded: dict[str, str] = {}  # the referral code each order carried
         self.stats["examples"] += 1
 
     # -- plumbing ---------------------------------------------------------------
@@ -578,6 +774,7 @@ class LedgerMachine(RuleBasedStateMachine):
             assert known.db_id == wallet.id
             known.active = known.active or verified
         assert str(wallet.status) == ("ACTIVE" if self.model.wallets[customer].active else "PENDING")
+        self.model.settle(customer)
 
     @rule(delta=CLOCK_MOVES, burn=st.booleans())
     def move_clock(self, delta: timedelta, burn: bool) -> None:
@@ -593,8 +790,11 @@ class LedgerMachine(RuleBasedStateMachine):
 
     # -- orders -----------------------------------------------------------------
 
-    def order_draft(self, order_id: str | None, customer: str, items: list[MItem], spend: int) -> orders.OrderDraft:
+    def order_draft(
+        self, order_id: str | None, customer: str, items: list[MItem], spend: int, code: str | None = None
+    ) -> orders.OrderDraft:
         return orders.OrderDraft(
+            referral_code=code,
             id=order_id,
             customer_id=customer,
             program_id=PROGRAM,
@@ -638,7 +838,9 @@ class LedgerMachine(RuleBasedStateMachine):
         ]
         self.record(self.customer(data, who), items, how, pay)
 
-    def record(self, customer: str, items: list[MItem], how: tuple[str, int], pay: bool) -> None:
+    def record(
+        self, customer: str, items: list[MItem], how: tuple[str, int], pay: bool, referrer: str | None = None
+    ) -> None:
         model = self.model
         total = sum((item.value for item in items), Decimal("0.00"))
         missing = any(item.event not in model.events for item in items)
@@ -663,17 +865,22 @@ class LedgerMachine(RuleBasedStateMachine):
         else:
             refusal = None
         order_id = f"o{self.next_order}"
-        draft = self.order_draft(order_id, customer, items, spend)
+        code = self.call(code_of(referrer, self.catalog)) if referrer else None
+        draft = self.order_draft(order_id, customer, items, spend, code)
         recorded = self.attempt("record order", lambda: orders.record_order(self.catalog, draft), refusal)
         if recorded is None:
             return
         self.next_order += 1
+        if code is not None:
+            self.coded[order_id] = code
         for item, share in zip(items, split(spend, [item.value for item in items]), strict=True):
             item.share = share
         order = MOrder(order_id, customer, items, spend, wallet=wallet and customer)
         if spend:
             order.holds = model.draw(customer, spend)
         model.orders[order_id] = order
+        if referrer is not None:
+            model.attribute(order, referrer)
         assert recorded.bonus_spent == spend and Decimal(recorded.total) == total
         if pay:
             self.pay(order)
@@ -684,7 +891,7 @@ class LedgerMachine(RuleBasedStateMachine):
         """An order id recorded again: the same content is a no-op, other content a CONFLICT."""
         order = self.pick(data, None)
         spend = order.spend if same else order.spend + 1
-        draft = self.order_draft(order.id, order.customer, order.items, spend)
+        draft = self.order_draft(order.id, order.customer, order.items, spend, self.coded.get(order.id))
         self.attempt(
             "record again",
             lambda: orders.record_order(self.catalog, draft),
@@ -707,6 +914,7 @@ class LedgerMachine(RuleBasedStateMachine):
         if order.wallet is not None and model.wallets[order.wallet].active:
             accrued = model.accrue(order)
         assert paid.bonus_accrued == accrued, (paid.bonus_accrued, accrued)
+        model.qualify(order)
 
     @precondition(lambda self: self.model.orders)
     @rule(data=st.data(), which=WHICH)
@@ -811,6 +1019,74 @@ class LedgerMachine(RuleBasedStateMachine):
         got = RefundOutcome(Decimal(done.money_refund), done.bonus_revoked, done.bonus_withheld, done.bonus_debt)
         assert got == outcome, (got, outcome)
 
+    # -- referrals (RF) -------------------------------------------------------------
+
+    @precondition(lambda self: self.model.wallets and self.model.events)
+    @rule(
+        data=st.data(),
+        friend=st.sampled_from(FRIENDS),
+        specs=st.lists(item_specs(), min_size=1, max_size=3),
+        big=st.booleans(),
+        pay=st.sampled_from([True, True, False]),
+    )
+    def refer(
+        self,
+        data: st.DataObject,
+        friend: str,
+        specs: list[tuple[int, bool, Decimal, Decimal, Decimal]],
+        big: bool,
+        pay: bool,
+    ) -> None:
+        """RF-05: an order carrying a joined participant's code; `big` adds a 4,000 ticket (RF-04)."""
+        referrer = data.draw(st.sampled_from(sorted(self.model.wallets)), label="referrer")
+        known = sorted(self.model.events)
+        items = [MItem(f"i{n + 1}", known[index % len(known)], *spec) for n, (index, *spec) in enumerate(specs)]
+        if big:
+            items.append(MItem(f"i{len(items) + 1}", known[0], True, Decimal(4000), Decimal(0), Decimal(0)))
+        self.record(friend, items, ("none", 0), pay, referrer=referrer)
+
+    @precondition(lambda self: self.model.referrals)
+    @rule(data=st.data(), approve=st.booleans(), note=st.sampled_from([None, "checked"]))
+    def review(self, data: st.DataObject, approve: bool, note: str | None) -> None:
+        """RF-10: staff decide a PENDING or REVIEW referral; a decided one is a CONFLICT."""
+        order_id = data.draw(st.sampled_from(sorted(self.model.referrals)), label="referral")
+        referral = self.model.referrals[order_id]
+        order = self.model.orders[order_id]
+        if referral.status not in ("PENDING", "REVIEW") or (approve and order.status != PAID):
+            refusal: Refusal | None = Refusal(Conflict)
+        else:
+            refusal = None
+        row_id = self.call(referral_id(order_id))
+        done = self.attempt(
+            "review referral", lambda: referrals.decide(self.catalog, row_id, approve=approve, note=note), refusal
+        )
+        if done is None:
+            return
+        if approve:
+            self.model.pay_out(referral, order, referrer=True)
+        else:
+            self.model.reject(referral, "RF-10", fraud=True)
+
+    @precondition(lambda self: self.model.referrals)
+    @rule(data=st.data())
+    def revoke_referral(self, data: st.DataObject) -> None:
+        """RF-10: fraud found after the payout: both rewards revoked, what was used becomes debt."""
+        order_id = data.draw(st.sampled_from(sorted(self.model.referrals)), label="referral")
+        referral = self.model.referrals[order_id]
+        refusal = None if referral.status == "REWARDED" and not referral.revoked else Refusal(Conflict)
+        row_id = self.call(referral_id(order_id))
+        done = self.attempt("revoke referral", lambda: referrals.revoke(self.catalog, row_id, "fraud"), refusal)
+        if done is None:
+            return
+        friend = [
+            lot for lot in self.model.lots_of(referral.friend) if lot.referral and lot.order_id == referral.order_id
+        ]
+        if friend:
+            _, spent = self.model.revoke(referral.friend, friend)
+            self.model.wallets[referral.friend].debt += spent
+        self.model.close(referral, "RF-10", fraud=True)
+        self.model.reject(referral, "RF-10", fraud=True)  # counts towards exclusion (RF-10)
+
     # -- staff --------------------------------------------------------------------
 
     @rule(
@@ -857,6 +1133,8 @@ class LedgerMachine(RuleBasedStateMachine):
             burn = burns[wallet.db_id]
             assert (None if burn is None else (burn.at, burn.amount)) == self.model.next_burn(customer), customer
         assert statuses == {o.id: o.status for o in self.model.orders.values()}
+        found = self.call(referral_states())
+        assert found == {r.order_id: (r.status, r.rule) for r in self.model.referrals.values()}, found
         for lot in self.model.lots:
             assert 0 <= lot.remaining <= lot.amount
 

@@ -8,6 +8,7 @@ configured window (RF-02 Decision); the amounts and validity are fixed at paymen
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from tortoise.transactions import in_transaction
@@ -22,16 +23,31 @@ REFERRER_NOTE = "bonuses for a friend's first purchase through your link"
 FRIEND_NOTE = "bonuses for a first purchase through a friend's link"
 
 
-async def reward_window(order_id: str, validity: timedelta) -> tuple[datetime, datetime]:
-    """When the rewards of this order activate and burn: with its earliest event still to
-    start, at once where every event has started (LB-03), then the program's validity (LB-04)."""
+@dataclass(frozen=True)
+class RewardWindow:
+    """When a referral's rewards activate and burn, and the event they wait for (LB-03)."""
+
+    activates: datetime
+    expires: datetime
+    event_id: str | None
+
+
+async def reward_window(order_id: str, validity: timedelta) -> RewardWindow:
+    """The rewards of this order activate with its earliest event (at once if it has started,
+    LB-03) and burn `validity` later (LB-04); the lots name that event, so a rescheduled
+    event moves them as it moves accruals."""
     now = clock.now()
     event_ids = await OrderItem.filter(order_id=order_id).values_list("event_id", flat=True)
     starts = [
-        sql.as_datetime(row) for row in await Event.filter(id__in=list(event_ids)).values_list("starts_at", flat=True)
+        (sql.as_datetime(row["starts_at"]), row["id"])
+        for row in await Event.filter(id__in=list(event_ids)).values("id", "starts_at")
     ]
-    activates = max(min((s for s in starts if s is not None), default=now), now)
-    return activates, activates + validity
+    known = sorted((at, event_id) for at, event_id in starts if at is not None)
+    if not known:
+        return RewardWindow(now, now + validity, None)
+    first, event_id = known[0]
+    activates = max(first, now)
+    return RewardWindow(activates, activates + validity, event_id)
 
 
 async def pay_out(
@@ -39,7 +55,7 @@ async def pay_out(
     terms: ReferralTerms,
     *,
     rules_version: str,
-    window: tuple[datetime, datetime],
+    window: RewardWindow,
     friend_wallet: Wallet | None,
     referrer_wallet: Wallet | None,
 ) -> None:
@@ -47,7 +63,7 @@ async def pay_out(
     friend until the join window ends. The caller holds both wallets' locks."""
     now = clock.now()
     referral.rules_version = rules_version
-    referral.reward_activates_at, referral.reward_expires_at = window
+    referral.reward_activates_at, referral.reward_expires_at = window.activates, window.expires
     if referrer_wallet is not None:
         await ledger.credit(
             referrer_wallet,
@@ -55,9 +71,10 @@ async def pay_out(
             amount=terms.referrer_bonus,
             rule="RF-02",
             rules_version=rules_version,
-            activates_at=window[0],
-            expires_at=window[1],
+            activates_at=window.activates,
+            expires_at=window.expires,
             order_id=referral.order_id,
+            event_id=window.event_id,
             description=REFERRER_NOTE,
         )
         referral.referrer_bonus = terms.referrer_bonus
@@ -72,16 +89,17 @@ async def pay_out(
     await referral.save()
 
 
-async def _credit_friend(referral: Referral, wallet: Wallet, window: tuple[datetime, datetime]) -> None:
+async def _credit_friend(referral: Referral, wallet: Wallet, window: RewardWindow) -> None:
     await ledger.credit(
         wallet,
         kind=EntryKind.REFERRAL,
         amount=referral.friend_bonus,
         rule="RF-02",
         rules_version=referral.rules_version or "",
-        activates_at=window[0],
-        expires_at=window[1],
+        activates_at=window.activates,
+        expires_at=window.expires,
         order_id=referral.order_id,
+        event_id=window.event_id,
         description=FRIEND_NOTE,
     )
     referral.friend_paid = True
@@ -108,9 +126,9 @@ async def settle_friend(participant: Participant) -> int:
             if wallet is None or wallet.status is not WalletStatus.ACTIVE:
                 continue
             wallet = await ledger.lock_wallet(wallet.id)
-            activates = max(referral.reward_activates_at or now, now)
-            validity = (referral.reward_expires_at or activates) - (referral.reward_activates_at or now)
-            await _credit_friend(referral, wallet, (activates, activates + validity))
+            # The validity fixed at payment, from the order's event as it is now (it may have moved).
+            validity = (referral.reward_expires_at or now) - (referral.reward_activates_at or now)
+            await _credit_friend(referral, wallet, await reward_window(referral.order_id, validity))
             # RF-11: the outbox announcement is written here (the friend's late bonus)
             await referral.save(update_fields=["friend_paid", "friend_due_until"])
             paid += referral.friend_bonus
