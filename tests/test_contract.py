@@ -71,21 +71,11 @@ BUILT = {
 }
 
 
-# Trusted documents the current schema cannot run; the referral issue builds them and empties this.
-NOT_SERVED = {"ReferralLanding", "ReferralsForReview", "ReviewReferral"}
+# Trusted documents the current schema cannot run: none since the referral issue (8).
+NOT_SERVED: set[str] = set()
 
-# What find_breaking_changes(contract, gateway) finds today: the referral types and fields
-# not built yet. The referral issue removes them; nothing else may appear.
-KNOWN_BREAKING = {
-    "ReferralLanding was removed.",
-    "Referral was removed.",
-    "ReferralEdge was removed.",
-    "ReferralConnection was removed.",
-    "ReferralPayload was removed.",
-    "Field Query.referralLanding was removed.",
-    "Field Query.referralsForReview was removed.",
-    "Field Mutation.reviewReferral was removed.",
-}
+# What find_breaking_changes(contract, gateway) finds: nothing (the referral types are built).
+KNOWN_BREAKING: set[str] = set()
 
 
 def test_built_operations_are_served_by_the_registry():
