@@ -14,7 +14,7 @@ import secrets
 
 from tortoise.transactions import in_transaction
 
-from loyalty import clock, notifications
+from loyalty import clock, notifications, referrals
 from loyalty.enums import ParticipantStatus, WalletStatus
 from loyalty.errors import BadInput, NotFound
 from loyalty.models import Campaign, Order, Participant, StatusChange, Wallet
@@ -72,6 +72,7 @@ async def erase(
         await notifications.drop_for_erased(participant.id)
         await Order.filter(customer_id=original).update(customer_id=pseudonym)
         await _relabel_audiences(original, pseudonym)
+        await referrals.pseudonymise(original, pseudonym)
         await StatusChange.create(
             participant_id=participant.id,
             program_id=None,

@@ -511,3 +511,16 @@ async def test_rf11_the_payout_appears_in_both_sides_bonus_history(catalog):
     assert (mine.kind, mine.amount, mine.rule, mine.order_id) == (REFERRAL, 200, "RF-02", "o1")
     assert mine.description == "bonuses for a friend's first purchase through your link"
     assert (theirs.amount, theirs.description) == (500, "bonuses for a first purchase through a friend's link")
+
+
+async def test_lb16_rf01_erasure_takes_the_customer_id_out_of_the_referral_records(catalog):
+    _, code = await referrer(catalog)
+    await scenario.join(catalog, "fr")
+    await friend_events(catalog)
+    await buy(catalog, "o1", "fr", code)
+    await participants.erase("fr")
+    await participants.erase("ref")
+    referral = await of_order("o1")
+    assert referral.friend_customer_id.startswith("erased-") and referral.referrer_customer_id.startswith("erased-")
+    assert referral.attributed_friend == referral.friend_customer_id
+    assert not await ReferralCode.filter(customer_id="ref").exists()

@@ -11,6 +11,7 @@ participant and the landing page see. The models live in `referrals.models`.
 from __future__ import annotations
 
 from loyalty.referrals.attribution import attribute
+from loyalty.referrals.codes import pseudonymise
 from loyalty.referrals.fraud import public_reason, staff_reason
 from loyalty.referrals.payout import settle_friend
 from loyalty.referrals.qualification import on_order_paid
@@ -30,6 +31,7 @@ __all__ = [
     "get",
     "landing",
     "on_order_paid",
+    "pseudonymise",
     "public_reason",
     "referral_cursor",
     "reversible",

@@ -13,7 +13,7 @@ from tortoise.exceptions import IntegrityError
 
 from loyalty import clock
 from loyalty.models import Participant, PromoCode
-from loyalty.referrals.models import ReferralCode
+from loyalty.referrals.models import Referral, ReferralCode
 
 ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # 32 symbols: no 0/O, no 1/I
 LENGTH = 12
@@ -66,3 +66,11 @@ async def find(code: str) -> ReferralCode | None:
 def link(base: str, code: str) -> str:
     """The referral link: the configured base URL followed by the code (RF-01)."""
     return base + code
+
+
+async def pseudonymise(customer_id: str, pseudonym: str) -> None:
+    """LB-16: the erased customer's id leaves the referral records, which keep the pseudonym."""
+    await ReferralCode.filter(customer_id=customer_id).update(customer_id=pseudonym)
+    await Referral.filter(referrer_customer_id=customer_id).update(referrer_customer_id=pseudonym)
+    await Referral.filter(friend_customer_id=customer_id).update(friend_customer_id=pseudonym)
+    await Referral.filter(attributed_friend=customer_id).update(attributed_friend=pseudonym)
