@@ -58,12 +58,12 @@ async def test_an_unknown_hash_or_name_is_persisted_query_not_found(gql):
     assert error_code(await gql.post({"operationName": "NoSuchOperation"})) == "PERSISTED_QUERY_NOT_FOUND"
 
 
-async def test_a_document_the_schema_does_not_serve_is_not_found(gql):
-    # ReferralLanding is held (the referral issue builds it) but does not validate today.
-    landing = registry()["ReferralLanding"]
-    assert not landing.served
-    assert error_code(await gql.post({"extensions": apq(landing.sha256)})) == "PERSISTED_QUERY_NOT_FOUND"
-    assert error_code(await gql.post({"operationName": "ReferralLanding"})) == "PERSISTED_QUERY_NOT_FOUND"
+async def test_the_referral_landing_runs_as_a_persisted_operation_without_a_token(gql):
+    # Every trusted document is served since the referral issue (tests/test_contract.py NOT_SERVED).
+    assert registry()["ReferralLanding"].served
+    for by in ("sha256", "name"):
+        answer = await gql.persisted("ReferralLanding", {"code": "ABCDEFGHJKLM"}, by=by)
+        assert answer["data"]["referralLanding"]["valid"] is False, answer
 
 
 async def test_a_query_with_its_hash_runs_as_sent_and_a_wrong_hash_is_refused(gql):
