@@ -28,6 +28,7 @@ from graphql import (
 
 from loyalty import models
 from loyalty.errors import BadInput
+from loyalty.referrals.models import Referral, ReferralCode
 
 
 def column(model: type[Any], name: str) -> int:
@@ -53,6 +54,10 @@ ITEM = Bound(column(models.OrderItem, "item_id"))
 EVENT = Bound(column(models.Event, "id"))
 PROMO_CODE = Bound(column(models.PromoCode, "code"))
 REASON = Bound(column(models.StatusChange, "reason"))
+# Referral ids are integers, as campaign ids; codes and notes as stored.
+REFERRAL = Bound(20)
+REFERRAL_CODE = Bound(column(ReferralCode, "code"))
+REFERRAL_NOTE = Bound(column(Referral, "detail"))
 # Campaign ids are integers (a 64-bit one has 19 digits); cursors are short opaque text.
 CAMPAIGN = Bound(20)
 CURSOR = Bound(256)
@@ -91,6 +96,13 @@ BOUNDS: dict[str, Bound] = {
     "Mutation.blockParticipant.reason": REASON,
     "Mutation.blockParticipant.programId": PROGRAM,
     "Mutation.eraseParticipant.id": PARTICIPANT,
+    "Mutation.reviewReferral.id": REFERRAL,
+    "Mutation.reviewReferral.note": REFERRAL_NOTE,
+    "Mutation.revokeReferral.id": REFERRAL,
+    "Mutation.revokeReferral.reason": REFERRAL_NOTE,
+    "Query.referralLanding.code": REFERRAL_CODE,
+    "Query.referralsForReview.programId": PROGRAM,
+    "Query.referralsForReview.after": CURSOR,
     "Mutation.eraseParticipant.reason": REASON,
     "Mutation.unblockParticipant.id": PARTICIPANT,
     "Mutation.unblockParticipant.reason": REASON,
