@@ -15,7 +15,7 @@ from decimal import Decimal
 
 import pytest
 
-from loyalty import clock, ledger, orders, participants, referrals
+from loyalty import clock, erasure, ledger, orders, participants, referrals
 from loyalty.enums import Channel, EntryKind, ReferralStatus
 from loyalty.errors import BadInput, Conflict
 from loyalty.facts import ReferralTerms, Refusal
@@ -149,7 +149,7 @@ async def test_rf02_unverified_friend_gets_500_once_the_wallet_becomes_active(ca
     wallet = await scenario.join(catalog, "fr", verified_contact=False)  # PENDING earns nothing (LB-01)
     await buy(catalog, "o1", "fr", code)
     assert await ledger.balance(wallet.id) == Balance()
-    await participants.recognise(scenario.verified("fr"))  # the token now carries a verified email
+    await participants.recognise(scenario.verified("fr"), scenario.ERASURE_KEY)  # the token now carries a verified email
     assert await ledger.balance(wallet.id) == Balance(pending=500)
 
 
@@ -518,8 +518,8 @@ async def test_lb16_rf01_erasure_takes_the_customer_id_out_of_the_referral_recor
     await scenario.join(catalog, "fr")
     await friend_events(catalog)
     await buy(catalog, "o1", "fr", code)
-    await participants.erase("fr")
-    await participants.erase("ref")
+    await erasure.erase("fr", scenario.ERASURE_KEY)
+    await erasure.erase("ref", scenario.ERASURE_KEY)
     referral = await of_order("o1")
     assert referral.friend_customer_id.startswith("erased-") and referral.referrer_customer_id.startswith("erased-")
     assert referral.attributed_friend == referral.friend_customer_id
