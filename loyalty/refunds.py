@@ -3,7 +3,9 @@
 The core policy: the money paid for the returned items (nominal - discount - the
 bonuses spent on them, no service fees) comes back; the first refund that returns a
 ticket cancels every bonus the order accrued; what of those was already spent is
-withheld from the money, and what the money cannot cover stays as debt.
+withheld from the money, and what the money cannot cover stays as debt. That debt is
+withheld again from the money of every later refund of the same purchase until it is
+paid (LB-10).
 """
 
 from __future__ import annotations
@@ -127,6 +129,12 @@ async def refund_items(catalog: Catalog, request: RefundRequest) -> Refund:
             refund.bonus_debt = owed
             refund.money_refund = money - withheld
             await refund.save(update_fields=["bonus_revoked", "bonus_withheld", "bonus_debt", "money_refund"])
+        elif order.accruals_revoked and order.wallet_id is not None:
+            withheld = await _withhold_purchase_debt(order, refund, money, program.rules_version)
+            if withheld:
+                refund.bonus_withheld = withheld
+                refund.money_refund = money - withheld
+                await refund.save(update_fields=["bonus_withheld", "money_refund"])
         if referral is not None:
             await referrals.revoke_referrer(
                 referral,
@@ -152,6 +160,37 @@ async def refund_items(catalog: Catalog, request: RefundRequest) -> Refund:
         )
     )
     return refund
+
+
+async def _withhold_purchase_debt(order: Order, refund: Refund, money: Decimal, rules_version: str) -> int:
+    """LB-10: withhold from this refund's money what the purchase still owes.
+
+    The purchase owes the debt its revoking refund left, less what later refunds of
+    it already withheld; never more than the wallet still owes (credits may have paid
+    part of it off meanwhile). Returns the bonuses withheld.
+    """
+    assert order.wallet_id is not None
+    earlier = (
+        await Refund.filter(order_id=order.id, id__lt=refund.id).order_by("id").values("bonus_debt", "bonus_withheld")
+    )
+    owed_by_purchase: int | None = None
+    for row in earlier:
+        if owed_by_purchase is None:
+            # The refund that left the debt withheld its own spent bonuses: only later ones repay it.
+            owed_by_purchase = row["bonus_debt"] or None
+        else:
+            owed_by_purchase -= row["bonus_withheld"]
+    if not owed_by_purchase or owed_by_purchase <= 0:
+        return 0
+    wallet = await ledger.lock_wallet(order.wallet_id)
+    return await ledger.repay_debt(
+        wallet,
+        min(owed_by_purchase, wallet.debt),
+        money,
+        order_id=order.id,
+        refund_id=refund.id,
+        rules_version=rules_version,
+    )
 
 
 async def refunds_of(order_ids: list[str]) -> dict[str, list[Refund]]:

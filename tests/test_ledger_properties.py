@@ -188,6 +188,7 @@ class MOrder:
     holds: list[tuple[MLot, int]] = field(default_factory=list)
     revoked: bool = False
     keys: dict[str, int] = field(default_factory=dict)
+    debt: int = 0  # what the purchase still owes after its accruals were revoked (LB-10)
 
 
 @dataclass
@@ -243,6 +244,10 @@ class Model:
     def active(self, customer: str) -> int:
         return sum(lot.remaining for lot in self.spendable(customer))
 
+    def may_spend(self, customer: str) -> int:
+        """LB-10: while a debt lasts, the active bonuses less the debt."""
+        return max(self.active(customer) - self.wallets[customer].debt, 0)
+
     def balance(self, customer: str) -> ledger.Balance:
         lots = self.lots_of(customer)
         held = sum(
@@ -274,7 +279,7 @@ class Model:
         wallet = self.wallets.get(customer)
         if wallet is None:
             return 0, 0
-        available = self.active(customer)
+        available = self.may_spend(customer)
         if not wallet.active:
             return 0, available
         return min(available, floor_percent(total, CAP_PERCENT)), available
@@ -374,6 +379,16 @@ class Model:
             if owed:
                 self.seen["model: refund left a debt"] += 1
             self.wallets[holder].debt += owed
+            order.debt += owed
+        elif order.debt and order.wallet is not None:
+            # LB-10: a later refund of the purchase withholds what it still owes, never
+            # more than the wallet still owes (credits may have paid part of it off).
+            wallet = self.wallets[order.wallet]
+            withheld = min(order.debt, wallet.debt, int(money))
+            order.debt -= withheld
+            wallet.debt -= withheld
+            if withheld:
+                self.seen["model: a later refund withheld the purchase's debt"] += 1
         if reverse:
             assert referral is not None
             self.seen["model: a return revoked a referral (RF-09)"] += 1
@@ -1105,7 +1120,7 @@ class LedgerMachine(RuleBasedStateMachine):
             refusal: Refusal | None = Refusal(BadInput)
         elif customer not in model.wallets:
             refusal = Refusal(NotFound)
-        elif amount < 0 and -amount > model.active(customer):
+        elif amount < 0 and -amount > model.may_spend(customer):
             refusal = Refusal(BadInput)
         else:
             refusal = None

@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from loyalty import ledger, orders
+from loyalty import adjustments, ledger, orders
 from loyalty.enums import EntryKind, OrderStatus, RefundReason
-from loyalty.errors import BadInput, Conflict, NotFound
+from loyalty.errors import BadInput, Conflict, NotFound, RuleViolation
 from loyalty.ledger.balances import Balance
 from loyalty.models import Refund
 from tests import scenario
@@ -142,10 +142,6 @@ async def test_lb10_what_the_refund_cannot_cover_is_a_debt_paid_off_by_the_next_
     # 500 cancelled, all spent; the 100 ticket's money withholds 100, 400 stay owed
     assert outcome(cheap) == (Decimal("0.00"), 500, 100, 400)
     assert await ledger.balance(wallet.id) == Balance(debt=400)
-    dear = await scenario.refund(catalog, "o1", "t1")
-    # A later return of the same purchase cancels nothing more, so withholds nothing more
-    assert outcome(dear) == (Decimal("9900.00"), 0, 0, 0)
-    assert await ledger.balance(wallet.id) == Balance(debt=400)
     starts = await scenario.event("e3", "concert", starts_in=timedelta(days=5))
     order = await scenario.buy(catalog, "o3", "c1", ticket("t3", "e3", "10000"))
     # 10,000 x 5 % = 500 accrued: 400 pay off the debt, 100 remain (pending until e3 starts)
@@ -153,6 +149,65 @@ async def test_lb10_what_the_refund_cannot_cover_is_a_debt_paid_off_by_the_next_
     assert [(lot.amount, lot.remaining) for lot in await scenario.lots(wallet.id)][-1] == (500, 100)
     assert (await scenario.entry_rows(wallet.id))[-1] == (ACCRUAL, 500, "LB-02", "2021-1", starts, starts + DAYS_90)
     assert await ledger.balance(wallet.id) == Balance(pending=100)
+    # Paid off: a later return of o1 has no debt left to withhold
+    dear = await scenario.refund(catalog, "o1", "t1")
+    assert outcome(dear) == (Decimal("9900.00"), 0, 0, 0)
+
+
+async def test_lb10_a_later_refund_of_the_same_purchase_withholds_its_debt(catalog):
+    wallet = await scenario.join(catalog, "c1")
+    await scenario.event("e1", "concert", starts_in=timedelta(hours=-1))
+    await scenario.buy(
+        catalog, "o1", "c1", ticket("t1", "e1", "9800"), ticket("t2", "e1", "100"), ticket("t3", "e1", "100")
+    )
+    # 10,000 x 5 % = 500 active; all of it spent on goods (cap 30 % of 2,000 = 600)
+    await scenario.event("e2", "concert")
+    await scenario.buy(catalog, "o2", "c1", goods("g1", "e2", "2000"), spend=500)
+    cheap = await scenario.refund(catalog, "o1", "t2")
+    # 500 cancelled, all spent: the 100 ticket withholds 100, 400 owed
+    assert outcome(cheap) == (Decimal("0.00"), 500, 100, 400)
+    second = await scenario.refund(catalog, "o1", "t3")
+    # The purchase still owes 400: this refund's 100 go to it, 300 stay owed
+    assert outcome(second) == (Decimal("0.00"), 0, 100, 0)
+    assert await ledger.balance(wallet.id) == Balance(debt=300)
+    dear = await scenario.refund(catalog, "o1", "t1")
+    # 9,800 - the 300 still owed = 9,500; the debt is paid
+    assert outcome(dear) == (Decimal("9500.00"), 0, 300, 0)
+    assert await ledger.balance(wallet.id) == Balance()
+    assert await scenario.entry_rows(wallet.id, "kind", "amount", "rule") == [
+        (ACCRUAL, 500, "LB-02"),
+        (SPEND, -500, "LB-08"),
+        (REVOKE, -500, "LB-09"),
+        (WITHHOLD, 100, "LB-10"),
+        (WITHHOLD, 100, "LB-10"),
+        (WITHHOLD, 300, "LB-10"),
+    ]
+
+
+async def test_lb10_a_wallet_in_debt_may_spend_only_its_active_bonuses_less_the_debt(catalog):
+    wallet = await scenario.join(catalog, "c1")
+    await scenario.event("e1", "concert", starts_in=timedelta(hours=-1))
+    await scenario.buy(catalog, "o1", "c1", ticket("t1", "e1", "9900"), ticket("t2", "e1", "100"))
+    await scenario.event("e2", "concert")
+    await scenario.buy(catalog, "o2", "c1", goods("g1", "e2", "2000"), spend=500)  # all 500 spent
+    # The debt is 0 when the staff credit comes, so it stays whole: 1,000 active
+    await adjustments.adjust(catalog, adjustments.Adjustment("c1", scenario.PROGRAM, 1000, "goodwill"))
+    await scenario.refund(catalog, "o1", "t2")  # 500 spent, 100 withheld: a debt of 400
+    assert await ledger.balance(wallet.id) == Balance(active=1000, debt=400)
+    # Spendable 1,000 - 400 = 600, below the cap of 30 % of 5,000 = 1,500
+    cart = scenario.draft("o3", "c1", goods("g3", "e2", "5000"), spend=601)
+    quote = await orders.quote(catalog, cart)
+    assert (quote.max_bonus, quote.available, quote.reason) == (600, 600, None)
+    with pytest.raises(RuleViolation) as refused:
+        await orders.record_order(catalog, cart)
+    assert refused.value.rule == "LB-08"
+    await scenario.buy(catalog, "o3", "c1", goods("g3", "e2", "5000"), spend=600)
+    assert await ledger.balance(wallet.id) == Balance(active=400, debt=400)
+    # Nothing is spendable now: a staff debit cannot take what the debt is owed either
+    with pytest.raises(BadInput):
+        await adjustments.adjust(catalog, adjustments.Adjustment("c1", scenario.PROGRAM, -1, "mistake"))
+    quote = await orders.quote(catalog, scenario.draft("o4", "c1", goods("g4", "e2", "5000")))
+    assert (quote.max_bonus, quote.available) == (0, 0)
 
 
 # ---------------------------------------------------------------- LB-11 spent bonuses not given back

@@ -81,16 +81,19 @@ SELECT COUNT(*) FILTER (WHERE granted) AS granted, COUNT(*) FILTER (WHERE NOT gr
 async def _grant_postgres(
     campaign: Campaign, batch_no: int, first: int, last: int, now: datetime, expires: datetime
 ) -> tuple[int, int]:
-    # Wallets of the batch that owe a debt, locked: the gift pays it off (LB-10), with
-    # the debt read under the lock so a concurrent refund cannot slip in between.
-    debtors = await sql.fetch(
-        "SELECT w.id, w.debt FROM campaign_member m JOIN wallet w ON w.id = m.wallet_id"
-        " WHERE m.campaign_id = $1 AND m.seq BETWEEN $2 AND $3 AND w.debt > 0"
-        " ORDER BY w.id FOR UPDATE OF w",
+    # Every wallet of the batch, locked in id order (the order the burn job and every
+    # one-wallet writer agree on): a gift pays the debt off first (LB-10), and the
+    # debt is read under the lock, so a refund cannot leave a debt between this read
+    # and the gift. Only the debtors' debts go into the statement.
+    wallets = await sql.fetch(
+        "SELECT w.id, w.debt FROM wallet w WHERE w.id IN"
+        " (SELECT m.wallet_id FROM campaign_member m WHERE m.campaign_id = $1 AND m.seq BETWEEN $2 AND $3)"
+        " ORDER BY w.id FOR UPDATE",
         campaign.id,
         first,
         last,
     )
+    debtors = [row for row in wallets if int(row["debt"]) > 0]
     rows = await sql.fetch(
         _GRANT_PG,
         campaign.id,

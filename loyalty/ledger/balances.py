@@ -23,6 +23,11 @@ class Balance:
     held: int = 0
     debt: int = 0
 
+    @property
+    def spendable(self) -> int:
+        """What may be spent now: the active bonuses less the debt while it lasts (LB-10)."""
+        return max(self.active - self.debt, 0)
+
 
 @dataclass(frozen=True)
 class BurnForecast:

@@ -127,8 +127,11 @@ async def _draw(wallet: Wallet, amount: int, *, order_id: str | None, entry_id: 
     ]
     # Soonest-expiring first; lots that never expire last; then oldest first.
     active.sort(key=lambda lot: (lot["expires_at"] is None, sql.as_datetime(lot["expires_at"]) or now, lot["id"]))
-    if sum(lot["remaining"] for lot in active) < amount:
-        raise RuleViolation("LB-08", f"only {sum(lot['remaining'] for lot in active)} active bonuses")
+    total = sum(lot["remaining"] for lot in active)
+    # LB-10: while a debt lasts, only the active bonuses beyond it may be spent.
+    if total - wallet.debt < amount:
+        owed = f" less a debt of {wallet.debt}" if wallet.debt else ""
+        raise RuleViolation("LB-08", f"only {max(total - wallet.debt, 0)} spendable bonuses ({total} active{owed})")
     left = amount
     draws = []
     for lot in active:
@@ -231,8 +234,17 @@ async def revoke_order(
     has written that BURN yet, so it stays in the lot for that job to write.
     """
     now = clock.now()
-    lots = await Lot.filter(wallet_id=wallet.id, order_id=order_id, kind__in=list(kinds)).values(
-        "id", "amount", "remaining", "expires_at"
+    # The lots locked (the caller holds the wallet's lock; wallet before lots, as the burn
+    # job takes them), and the BURN entries read only after: a burn that committed
+    # first is seen in both, one still running waits or skips, never counted twice.
+    marks = ", ".join(f"${n + 3}" for n in range(len(kinds)))
+    lock = " FOR UPDATE" if sql.is_postgres() else ""
+    lots = await sql.fetch(
+        f"SELECT id, amount, remaining, expires_at FROM lot WHERE wallet_id = $1 AND order_id = $2"
+        f" AND kind IN ({marks}) ORDER BY id{lock}",
+        wallet.id,
+        order_id,
+        *[kind.value for kind in kinds],
     )
     if not lots:
         return Revocation(revoked=0, spent=0)
@@ -296,3 +308,36 @@ async def withhold(
         wallet.debt += owed
         await Wallet.filter(id=wallet.id).update(debt=F("debt") + owed)
     return withheld, owed
+
+
+async def repay_debt(
+    wallet: Wallet,
+    owed: int,
+    money: Decimal,
+    *,
+    order_id: str,
+    refund_id: int,
+    rules_version: str,
+) -> int:
+    """Withhold up to `owed` of the wallet's debt from `money` a refund pays (LB-10).
+
+    The WITHHOLD entry is positive and the debt falls by as much, so the ledger sums
+    still agree. The caller holds the wallet's lock. Returns the bonuses withheld.
+    """
+    repaid = min(owed, wallet.debt, int(money))
+    if repaid <= 0:
+        return 0
+    await Entry.create(
+        wallet_id=wallet.id,
+        kind=EntryKind.WITHHOLD,
+        amount=repaid,
+        at=clock.now(),
+        order_id=order_id,
+        refund_id=refund_id,
+        description="debt of the purchase withheld from the refund",
+        rule="LB-10",
+        rules_version=rules_version,
+    )
+    wallet.debt -= repaid
+    await Wallet.filter(id=wallet.id).update(debt=F("debt") - repaid)
+    return repaid

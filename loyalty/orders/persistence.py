@@ -48,7 +48,7 @@ async def quote(catalog: Catalog, draft: OrderDraft) -> Quote:
     program = catalog.get(draft.program_id)
     order = await order_facts(draft, clock.now())
     participant, wallet = await _wallet(draft.customer_id, program.id)
-    available = (await ledger.balance(wallet.id)).active if wallet else 0
+    available = (await ledger.balance(wallet.id)).spendable if wallet else 0
     who = await participant_facts(program, draft.customer_id, participant, wallet, available)
     most, reason = spend_limit(program, order, who, participant, wallet, available)
     return Quote(program_id=program.id, max_bonus=most, available=available, reason=reason)
@@ -73,7 +73,7 @@ async def record_order(catalog: Catalog, draft: OrderDraft) -> Order:
     order = await order_facts(draft, now)
     if outside_organizers(program, order):
         raise RuleViolation("MG-07", f"program {program.id!r} covers only its organizers' events")
-    available = (await ledger.balance(wallet.id)).active if wallet else 0
+    available = (await ledger.balance(wallet.id)).spendable if wallet else 0
     who = await participant_facts(program, draft.customer_id, participant, wallet, available)
     await promo_codes.check_for_order(program, order, who)
     if draft.bonus_to_spend > 0:
