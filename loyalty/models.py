@@ -9,6 +9,7 @@ order holds are `Draw`s taken out of lots' `remaining` with no entry yet.
 from __future__ import annotations
 
 from tortoise import fields
+from tortoise.migrations.constraints import CheckConstraint
 from tortoise.models import Model
 
 # The enums stored in the columns; re-exported, as the checked-in migrations import them from here.
@@ -87,6 +88,7 @@ class Wallet(Model):
     class Meta:
         table = "wallet"
         unique_together = (("participant", "program_id"),)
+        constraints = (CheckConstraint(check="debt >= 0", name="wallet_debt_not_negative"),)
 
 
 class Lot(Model):
@@ -112,6 +114,11 @@ class Lot(Model):
     class Meta:
         table = "lot"
         indexes = (("wallet_id", "expires_at"),)
+        # The database refuses a lot that overdraws or overfills (DESIGN.md ledger invariants).
+        constraints = (
+            CheckConstraint(check="amount > 0", name="lot_amount_positive"),
+            CheckConstraint(check="remaining >= 0 AND remaining <= amount", name="lot_remaining_within_amount"),
+        )
 
 
 class Entry(Model):
@@ -141,6 +148,7 @@ class Entry(Model):
     class Meta:
         table = "entry"
         indexes = (("wallet_id", "id"),)
+        constraints = (CheckConstraint(check="amount <> 0", name="entry_amount_not_zero"),)
 
 
 class Event(Model):
@@ -231,6 +239,7 @@ class Draw(Model):
 
     class Meta:
         table = "draw"
+        constraints = (CheckConstraint(check="amount > 0", name="draw_amount_positive"),)
 
 
 class Refund(Model):

@@ -1,4 +1,4 @@
-"""The `loyalty` command: serve, migrate, token, demo, campaign (watch, list).
+"""The `loyalty` command: serve, migrate, token, demo, campaign (watch, list), audit.
 
 Each command lives in a module of this package and never imports this one; this
 module only puts them together. To add a command, write it in its own module (a
@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from gateway.cli import campaigns, migrations, server, tokens
+from gateway.cli import audit, campaigns, migrations, server, tokens
 from gateway.cli.exits import EPILOG, CommandError, ExitCode
 
 app = typer.Typer(
@@ -30,6 +30,7 @@ app.command(epilog=EPILOG)(server.serve)
 app.command(epilog=EPILOG)(migrations.migrate)
 app.command(epilog=EPILOG)(tokens.token)
 app.add_typer(campaigns.app, name="campaign")
+app.command(epilog=EPILOG)(audit.audit)
 
 
 def main(argv: list[str] | None = None) -> int:

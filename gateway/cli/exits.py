@@ -9,7 +9,7 @@ class ExitCode(IntEnum):
     """What a script can rely on (README, "Exit codes")."""
 
     OK = 0
-    FAILED = 1  # the command ran and its work failed (database unreachable, campaign CANCELLED)
+    FAILED = 1  # the work failed (database unreachable, campaign CANCELLED, `audit` found a broken invariant)
     USAGE = 2  # bad options, or configuration the command needs is missing (Click's code for usage errors)
     NOT_FOUND = 3  # no such thing (an unknown campaign id)
     INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
@@ -17,7 +17,8 @@ class ExitCode(IntEnum):
 
 # Shown under every `--help`. Paragraphs, because Typer's rich help joins single lines.
 EPILOG = (
-    "Exit codes: 0 ok; 1 the work failed (database unreachable, a watched campaign ended CANCELLED);\n\n"
+    "Exit codes: 0 ok; 1 the work failed (database unreachable, a watched campaign ended CANCELLED,"
+    " the audit found a broken invariant);\n\n"
     "2 bad usage or missing configuration (e.g. LOYALTY_JWT_SECRET); 3 not found (unknown campaign id);\n\n"
     "130 interrupted."
 )
