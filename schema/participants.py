@@ -85,7 +85,9 @@ class Wallet:
     def program(self, info: Info) -> Program:
         return Program.of(info.context.catalog.get(self._row.program_id))
 
-    @strawberry.field(description="Bonuses spendable now (LB-05).")
+    @strawberry.field(
+        description="Bonuses active now (LB-05); while a debt lasts, what may be spent is this less the debt (LB-10)."
+    )
     async def active(self, info: Info) -> int:
         return (await info.context.loaders.balance.load(self._row.id)).active
 
@@ -93,7 +95,9 @@ class Wallet:
     async def pending(self, info: Info) -> int:
         return (await info.context.loaders.balance.load(self._row.id)).pending
 
-    @strawberry.field(description="Bonuses owed after a refund could not withhold them (LB-10).")
+    @strawberry.field(
+        description="Bonuses owed after a refund could not withhold them (LB-10): paid off first by every later credit, and withheld from later refunds of the same purchase."
+    )
     async def debt(self, info: Info) -> int:
         return (await info.context.loaders.balance.load(self._row.id)).debt
 
