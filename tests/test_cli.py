@@ -95,7 +95,7 @@ def test_every_command_has_help_with_its_options_and_the_exit_codes(command, opt
 def test_the_root_help_lists_every_command(capsys):
     assert cli.main(["-h"]) == ExitCode.OK
     listed = [line.split()[1] for line in capsys.readouterr().out.splitlines() if line.startswith("│ ")]
-    assert listed[-5:] == ["demo", "serve", "migrate", "token", "campaign"]
+    assert listed[-6:] == ["demo", "serve", "migrate", "token", "audit", "campaign"]
 
 
 @pytest.mark.parametrize(

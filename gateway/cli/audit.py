@@ -31,11 +31,12 @@ def audit(
         str | None, typer.Option(help="database to audit (default: DATABASE_URL)", show_default=False)
     ] = None,
 ) -> int:
-    """Check every ledger invariant of DESIGN.md for every wallet; exit 1 naming the wallets that break one.
+    """Check every ledger invariant, wallet by wallet (read only).
 
-    Entries = lots' remaining + held - debt, 0 <= remaining <= amount, debt >= 0, no
-    entry of 0, orders' holds and spends, each gift once. Read only: safe on a live
-    database.
+    The invariants of DESIGN.md, for every wallet: entries = lots' remaining + held -
+    debt, 0 <= remaining <= amount, debt >= 0, no entry of 0, orders' holds and
+    spends, each gift once. Exits 1 naming the wallets that break one. Read only:
+    safe on a live database.
     """
     violations = run(audit_ledger, database_url)
     for line in report(violations):
