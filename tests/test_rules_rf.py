@@ -149,7 +149,9 @@ async def test_rf02_unverified_friend_gets_500_once_the_wallet_becomes_active(ca
     wallet = await scenario.join(catalog, "fr", verified_contact=False)  # PENDING earns nothing (LB-01)
     await buy(catalog, "o1", "fr", code)
     assert await ledger.balance(wallet.id) == Balance()
-    await participants.recognise(scenario.verified("fr"), scenario.ERASURE_KEY)  # the token now carries a verified email
+    await participants.recognise(
+        scenario.verified("fr"), scenario.ERASURE_KEY
+    )  # the token now carries a verified email
     assert await ledger.balance(wallet.id) == Balance(pending=500)
 
 

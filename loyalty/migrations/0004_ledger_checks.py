@@ -3,7 +3,7 @@ from tortoise.migrations import operations as ops
 from tortoise.migrations.constraints import CheckConstraint
 
 class Migration(migrations.Migration):
-    dependencies = [('loyalty', '0001_initial')]
+    dependencies = [('loyalty', '0003_referrals')]
 
     initial = False
 
