@@ -21,6 +21,15 @@ class WalletStatus(StrEnum):
     BLOCKED = "BLOCKED"
 
 
+def standing(participant: ParticipantStatus, wallet: WalletStatus) -> WalletStatus:
+    """What a wallet may do, both kinds of block seen (MG-13 Decision).
+
+    The wallet's own status holds its program's block; the participant's status holds the
+    global one (or the erasure, LB-16). Either makes the wallet BLOCKED.
+    """
+    return wallet if participant is ParticipantStatus.ACTIVE else WalletStatus.BLOCKED
+
+
 class EntryKind(StrEnum):
     ACCRUAL = "ACCRUAL"
     SPEND = "SPEND"

@@ -206,8 +206,8 @@ async def _join(
         status = WalletStatus.ACTIVE if _verified(participant) else WalletStatus.PENDING
         wallet = await Wallet.get_or_none(participant_id=participant.id, program_id=program.id)
         if wallet is None:
-            if participant.status is ParticipantStatus.BLOCKED:
-                status = WalletStatus.BLOCKED
+            # A globally blocked participant's new wallet is blocked by the participant's
+            # status (MG-13), not its own: the global unblock frees it.
             wallet = await Wallet.create(
                 participant_id=participant.id,
                 program_id=program.id,
@@ -222,10 +222,14 @@ async def _join(
     return participant, wallet
 
 
-async def update_profile(customer_id: str, change: ProfileChange, erasure_key: bytes | None = None) -> Participant:
+async def update_profile(
+    catalog: Catalog, customer_id: str, change: ProfileChange, erasure_key: bytes | None = None
+) -> Participant:
     """Change the participant's personal data; None fields stay as they are (LB-15).
 
-    With the erasure key, an erased participant is refused by LB-16 (else NOT_FOUND).
+    A new birth date or guardian's consent is checked again in every program the
+    participant joined that checks age (TK-07); RULE TK-07 changes nothing. With the
+    erasure key, an erased participant is refused by LB-16 (else NOT_FOUND).
     """
     participant = await _living(customer_id, erasure_key)
     if change.display_name is not None:
@@ -238,8 +242,17 @@ async def update_profile(customer_id: str, change: ProfileChange, erasure_key: b
         participant.birth_date = change.birth_date
     if change.guardian_consent is not None:
         participant.guardian_consent = change.guardian_consent
+    if change.birth_date is not None or change.guardian_consent is not None:
+        await _check_age_everywhere(catalog, participant)
     await participant.save(update_fields=["display_name", "birth_date", "guardian_consent"])
     return participant
+
+
+async def _check_age_everywhere(catalog: Catalog, participant: Participant) -> None:
+    # TK-07 holds for as long as the participant is in a program that checks age, not only at joining.
+    for wallet in await Wallet.filter(participant_id=participant.id):
+        if wallet.program_id in catalog:
+            _check_age(catalog.get(wallet.program_id), participant.birth_date, participant.guardian_consent)
 
 
 async def set_marketing_consent(customer_id: str, allowed: bool, erasure_key: bytes | None = None) -> Participant:
@@ -265,9 +278,12 @@ async def block(
     actor: str,
     erasure_key: bytes | None = None,
 ) -> Participant:
-    """Block one program's wallet (MG-13), or every wallet and the participant (program None).
+    """Block one program's wallet, or the whole participant (program None) (MG-13 Decision).
 
-    With the erasure key an erased participant is found by their former id (support).
+    The two kinds are kept apart: a program's block is its wallet's status; the global
+    block is the participant's status and leaves the wallets' own statuses as they are,
+    while stopping earning and spending in every program (`enums.standing`). With the
+    erasure key an erased participant is found by their former id (support).
     """
     return await _set_blocked(catalog, customer_id, program_id, reason, actor, erasure_key, blocked=True)
 
@@ -280,7 +296,12 @@ async def unblock(
     actor: str,
     erasure_key: bytes | None = None,
 ) -> Participant:
-    """Reverse `block`: wallets ACTIVE again (PENDING without a verified contact); an erased participant stays erased (LB-16)."""
+    """Lift a block of the same kind only (MG-13 Decision); an erased participant stays erased (LB-16).
+
+    A program's unblock makes its wallet ACTIVE again (PENDING without a verified
+    contact) but does not lift a global block; the global unblock leaves every wallet's
+    own block in place.
+    """
     return await _set_blocked(catalog, customer_id, program_id, reason, actor, erasure_key, blocked=False)
 
 
@@ -315,16 +336,16 @@ async def _set_blocked(
             if blocked:
                 return participant
             raise RuleViolation("LB-16", "an erased participant stays erased")
-        wallets = Wallet.filter(participant_id=participant.id)
         if program_id is not None:
-            wallets = wallets.filter(program_id=program_id)
+            wallets = Wallet.filter(participant_id=participant.id, program_id=program_id)
             if not await wallets.exists():
                 raise no_wallet(customer_id, program_id)
-        if blocked:
-            await wallets.update(status=WalletStatus.BLOCKED)
+            if blocked:
+                await wallets.update(status=WalletStatus.BLOCKED)
+            else:
+                lifted = WalletStatus.ACTIVE if _verified(participant) else WalletStatus.PENDING
+                await wallets.filter(status=WalletStatus.BLOCKED).update(status=lifted)
         else:
-            await wallets.update(status=WalletStatus.ACTIVE if _verified(participant) else WalletStatus.PENDING)
-        if program_id is None:
             participant.status = ParticipantStatus.BLOCKED if blocked else ParticipantStatus.ACTIVE
             await participant.save(update_fields=["status"])
         await StatusChange.create(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from loyalty import tiers
+from loyalty import participants, tiers
 from loyalty.access import require_program_staff
 from schema.context import Info
 from schema.participants import Wallet, WalletPayload
@@ -21,4 +21,4 @@ class Mutation:
     ) -> WalletPayload:
         require_program_staff(info.context.caller, info.context.catalog, program_id)
         row = await tiers.set_tier(info.context.catalog, participant_id, program_id, tier)
-        return WalletPayload(wallet=Wallet.of(row))
+        return WalletPayload(wallet=Wallet.of(row, await participants.get(participant_id)))

@@ -8,6 +8,7 @@ import strawberry
 
 from loyalty import erasure, ledger, participants, referrals
 from loyalty.access import Caller, Role, require, visible_programs
+from loyalty.enums import standing
 from loyalty.errors import BadInput
 from loyalty.models import Entry
 from loyalty.models import Participant as ParticipantRow
@@ -68,12 +69,14 @@ class LedgerEntryConnection:
 
 @strawberry.type(description="One participant's account in one program (LB-05, LB-07).")
 class Wallet:
-    status: WalletStatus
+    status: WalletStatus = strawberry.field(
+        description="BLOCKED while either kind of block holds: this program's or the whole participant's (MG-13)."
+    )
     _row: strawberry.Private[WalletRow]
 
     @classmethod
-    def of(cls, row: WalletRow) -> Wallet:
-        return cls(status=row.status, _row=row)
+    def of(cls, row: WalletRow, holder: ParticipantRow) -> Wallet:
+        return cls(status=standing(holder.status, row.status), _row=row)
 
     @strawberry.field(
         description="Club tier (TK-05): set by staff, or by spend in the last 365 days; null without tiers."
@@ -148,7 +151,9 @@ class Achievement:
 @strawberry.type(description="A person known to the gateway: a customer who has joined at least one program.")
 class Participant:
     id: strawberry.ID
-    status: ParticipantStatus
+    status: ParticipantStatus = strawberry.field(
+        description="BLOCKED: the global block (admin), in every program; a program's own block shows on its wallet only (MG-13)."
+    )
     display_name: str | None
     marketing_consent: bool
     _row: strawberry.Private[ParticipantRow]
@@ -178,12 +183,12 @@ class Participant:
 
     @strawberry.field(description="One wallet per program joined, in order of joining (LB-07).")
     async def wallets(self, info: Info) -> list[Wallet]:
-        return [Wallet.of(row) for row in await self._wallets(info)]
+        return [Wallet.of(row, self._row) for row in await self._wallets(info)]
 
     @strawberry.field(description="The wallet in programId; null where the participant has not joined it.")
     async def wallet(self, info: Info, program_id: strawberry.ID) -> Wallet | None:
         found = [row for row in await self._wallets(info) if row.program_id == program_id]
-        return Wallet.of(found[0]) if found else None
+        return Wallet.of(found[0], self._row) if found else None
 
     @strawberry.field(description="The referral standing in programId (RF-01); null: no referral program runs here.")
     async def referral(self, info: Info, program_id: strawberry.ID) -> ReferralSummary | None:
@@ -295,12 +300,15 @@ class Mutation:
             ),
             erasure_key=info.context.erasure_key,
         )
-        return JoinProgramPayload(participant=Participant.of(row), wallet=Wallet.of(wallet))
+        return JoinProgramPayload(participant=Participant.of(row), wallet=Wallet.of(wallet, row))
 
-    @strawberry.mutation(description="Role participant: changes the caller's personal data (LB-15).")
+    @strawberry.mutation(
+        description="Role participant: changes the caller's personal data (LB-15); a birth date or guardian's consent that breaks TK-07 in a program joined: RULE TK-07."
+    )
     async def update_profile(self, info: Info, input: ProfileInput) -> ParticipantPayload:
         caller = participant_caller(info)
         row = await participants.update_profile(
+            info.context.catalog,
             caller.sub,
             participants.ProfileChange(
                 display_name=input.display_name, birth_date=input.birth_date, guardian_consent=input.guardian_consent

@@ -41,7 +41,10 @@ class Mutation:
         )
         return AdjustmentPayload(entry=LedgerEntry.of(entry))
 
-    @strawberry.mutation(description="Role admin (every wallet), or partner (a program it owns): blocks (MG-13).")
+    @strawberry.mutation(
+        description="Role admin, or partner on a program it owns: blocks that program's wallet (MG-13). "
+        "programId null (admin only): blocks the participant in every program, its wallets' own blocks kept apart."
+    )
     async def block_participant(
         self, info: Info, id: strawberry.ID, reason: str, program_id: strawberry.ID | None = None
     ) -> ParticipantPayload:
@@ -51,7 +54,10 @@ class Mutation:
         )
         return ParticipantPayload(participant=Participant.for_staff(row, caller, info.context.catalog))
 
-    @strawberry.mutation(description="Reverses blockParticipant; an erased participant stays erased (LB-16).")
+    @strawberry.mutation(
+        description="Lifts a block of the same kind only (MG-13): a program's unblock leaves a global block, "
+        "the global unblock leaves each wallet's own block; an erased participant stays erased (LB-16)."
+    )
     async def unblock_participant(
         self, info: Info, id: strawberry.ID, reason: str, program_id: strawberry.ID | None = None
     ) -> ParticipantPayload:

@@ -249,7 +249,11 @@ async def test_staff_operations_and_roles(gql):
     assert blocked["data"]["blockParticipant"]["participant"]["status"] == "BLOCKED"
     assert blocked["data"]["blockParticipant"]["participant"]["wallets"][0]["status"] == "BLOCKED"
     partner = token(Role.PARTNER, "ticketon-staff", partner="ticketon")
+    # MG-13 Decision: the program's unblock does not lift the admin's global block
     unblocked = await gql.op("UnblockParticipant", {"id": "ann", "programId": PROGRAM, "reason": "ok"}, partner)
+    assert unblocked["data"]["unblockParticipant"]["participant"]["wallets"][0]["status"] == "BLOCKED"
+    unblocked = await gql.op("UnblockParticipant", {"id": "ann", "programId": None, "reason": "ok"}, ADMIN)
+    assert unblocked["data"]["unblockParticipant"]["participant"]["status"] == "ACTIVE"
     assert unblocked["data"]["unblockParticipant"]["participant"]["wallets"][0]["status"] == "ACTIVE"
     other = token(Role.PARTNER, "x", partner="someone-else")
     assert (

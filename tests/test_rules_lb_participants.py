@@ -46,8 +46,8 @@ async def join_as(catalog, customer: str, *, display_name: str | None = None, ma
 
 async def test_lb15_participant_edits_personal_data_at_any_time(catalog):
     await join_as(catalog, "c1", display_name="Ann")
-    await participants.update_profile("c1", ProfileChange(display_name="Anna"))
-    await participants.update_profile("c1", ProfileChange(birth_date=date(1990, 5, 1), guardian_consent=True))
+    await participants.update_profile(catalog, "c1", ProfileChange(display_name="Anna"))
+    await participants.update_profile(catalog, "c1", ProfileChange(birth_date=date(1990, 5, 1), guardian_consent=True))
     stored = await Participant.get(customer_id="c1")
     # Fields left None stay as they were
     assert (stored.display_name, stored.birth_date, stored.guardian_consent) == ("Anna", date(1990, 5, 1), True)
@@ -62,7 +62,7 @@ async def test_lb15_bad_profile_change_is_refused_and_changes_nothing(catalog, c
     await join_as(catalog, "c1", display_name="Ann")
     before = await scenario.snapshot()
     with pytest.raises(BadInput) as refused:
-        await participants.update_profile("c1", change)
+        await participants.update_profile(catalog, "c1", change)
     assert refused.value.code == "BAD_INPUT"
     assert await scenario.snapshot() == before
     assert (await Participant.get(customer_id="c1")).display_name == "Ann"
@@ -153,7 +153,7 @@ async def test_lb16_erasure_is_irreversible(catalog):
     attempts = [
         join_as(catalog, "c1"),
         participants.unblock(catalog, "c1", None, "changed my mind", "admin", erasure_key=key),
-        participants.update_profile("c1", ProfileChange(display_name="Ann"), key),
+        participants.update_profile(catalog, "c1", ProfileChange(display_name="Ann"), key),
         participants.set_marketing_consent("c1", True, key),
     ]
     for attempt in attempts:

@@ -360,3 +360,70 @@ async def test_mg13_the_organizer_excludes_a_participant_and_takes_back_points(c
         == "FORBIDDEN"
     )
     await gql.http.aclose()
+
+
+ADMIN = token("admin", "support")
+
+
+async def blocks(gql: Client, op: str, who: str, program: str | None = None) -> dict:
+    result = await gql.op(op, {"id": "c1", "programId": program, "reason": "review"}, who)
+    assert "errors" not in result, result
+    participant = result["data"][op[0].lower() + op[1:]]["participant"]
+    return {"status": participant["status"], **{w["program"]["id"]: w["status"] for w in participant["wallets"]}}
+
+
+async def test_mg13_lifting_a_global_block_leaves_the_organizers_exclusion(catalog):
+    gql = Client()
+    wallet = await member(catalog)
+    await scenario.join(catalog, "c1")  # «Live Brighter!», which the organizer does not own
+    await play()
+    await earn(catalog, "3000.00")  # 10 % of 3000 = 300
+    await blocks(gql, "BlockParticipant", OWNER, MGT)  # the organizer's exclusion
+    assert await blocks(gql, "BlockParticipant", ADMIN) == {
+        "status": "BLOCKED",
+        MGT: "BLOCKED",
+        "live-brighter": "BLOCKED",
+    }
+    lifted = await blocks(gql, "UnblockParticipant", ADMIN)
+    # the global block is gone; the organizer's block of its wallet stays
+    assert lifted == {"status": "ACTIVE", MGT: "BLOCKED", "live-brighter": "ACTIVE"}
+    quote = await orders.quote(catalog, order(None, scenario.ticket(None, "m1", "1000.00")))
+    assert (quote.max_bonus, quote.reason) == (0, "MG-13")
+    assert (
+        await rule_of(orders.record_order(catalog, order("o2", scenario.ticket("t2", "m1", "1000.00"), spend=100)))
+        == "MG-13"
+    )
+    assert (await earn(catalog, "1000.00", "o3")).bonus_accrued == 0
+    assert await active(wallet) == 300
+    await gql.http.aclose()
+
+
+async def test_mg13_a_global_block_holds_where_the_organizer_unblocked(catalog):
+    gql = Client()
+    wallet = await member(catalog)
+    await play()
+    await earn(catalog, "3000.00")  # 300
+    await blocks(gql, "BlockParticipant", ADMIN)
+    # the organizer lifts its own program's block: there was none, and the global one stays
+    assert await blocks(gql, "UnblockParticipant", OWNER, MGT) == {"status": "BLOCKED", MGT: "BLOCKED"}
+    quote = await orders.quote(catalog, order(None, scenario.ticket(None, "m1", "1000.00")))
+    assert (quote.max_bonus, quote.reason) == (0, "MG-13")
+    assert (
+        await rule_of(orders.record_order(catalog, order("o2", scenario.ticket("t2", "m1", "1000.00"), spend=100)))
+        == "MG-13"
+    )
+    assert (await earn(catalog, "1000.00", "o3")).bonus_accrued == 0
+    # joining another program while blocked everywhere: that wallet is blocked too, until the global unblock
+    await scenario.join(catalog, "c1")
+    assert (await orders.quote(catalog, order(None, scenario.ticket(None, "m1", "1000.00")))).reason == "MG-13"
+    assert await blocks(gql, "UnblockParticipant", ADMIN) == {
+        "status": "ACTIVE",
+        MGT: "ACTIVE",
+        "live-brighter": "ACTIVE",
+    }
+    # 30 % of 1000 = 300, the whole balance
+    quote = await orders.quote(catalog, order(None, scenario.ticket(None, "m1", "1000.00")))
+    assert (quote.max_bonus, quote.reason) == (300, None)
+    assert (await earn(catalog, "1000.00", "o4")).bonus_accrued == 100
+    assert await active(wallet) == 400
+    await gql.http.aclose()

@@ -14,7 +14,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from loyalty import clock, ledger, participants, promo_codes, referrals
-from loyalty.enums import EntryKind, OrderStatus, WalletStatus
+from loyalty.enums import EntryKind, OrderStatus, WalletStatus, standing
 from loyalty.errors import BadInput, Conflict, NotFound, RuleViolation
 from loyalty.facts import Credit, Notification, OrderFacts
 from loyalty.models import Order, OrderItem, Participant, Wallet
@@ -89,7 +89,9 @@ async def record_order(catalog: Catalog, draft: OrderDraft) -> Order:
         async with in_transaction():
             if draft.bonus_to_spend > 0 and wallet is not None:
                 locked = await ledger.lock_wallet(wallet.id)
-                if locked.status is not WalletStatus.ACTIVE:
+                # Read again under the lock: a block of either kind since the check above (MG-13).
+                holder = await Participant.get(id=locked.participant_id)
+                if standing(holder.status, locked.status) is not WalletStatus.ACTIVE:
                     raise RuleViolation(blocked_rule(participant), "the wallet cannot spend")
             record = await Order.create(
                 id=draft.id,

@@ -6,7 +6,7 @@ stored participant and wallet it is handed; none reads or writes anything.
 
 from __future__ import annotations
 
-from loyalty.enums import ParticipantStatus, WalletStatus
+from loyalty.enums import ParticipantStatus, WalletStatus, standing
 from loyalty.facts import Credit, Limit, OrderFacts, ParticipantFacts
 from loyalty.models import Participant, Wallet
 from loyalty.programs import Program
@@ -38,9 +38,10 @@ def spend_limit(
     """The most bonuses this order may spend, and the rule that limits it (None: the balance)."""
     if wallet is None:
         return 0, None
-    if wallet.status is WalletStatus.BLOCKED:
-        return 0, blocked_rule(participant)
-    if wallet.status is WalletStatus.PENDING:
+    status = standing(participant.status, wallet.status) if participant else wallet.status
+    if status is WalletStatus.BLOCKED:
+        return 0, blocked_rule(participant)  # the wallet's own block or the global one (MG-13)
+    if status is WalletStatus.PENDING:
         return 0, "LB-01"
     if outside_organizers(program, order):
         return 0, "MG-07"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from loyalty import events, tiers
+from loyalty.enums import WalletStatus, standing
 from loyalty.facts import ItemFacts, OrderFacts, ParticipantFacts
 from loyalty.models import Order, OrderItem, Participant, Wallet
 from loyalty.orders.drafts import OrderDraft
@@ -39,16 +40,24 @@ async def order_facts(draft: OrderDraft, placed_at: datetime, shares: list[int] 
     )
 
 
+def _standing(participant: Participant | None, wallet: Wallet | None) -> WalletStatus | None:
+    if wallet is None:
+        return None
+    return standing(participant.status, wallet.status) if participant else wallet.status
+
+
 def _participant_facts(
     customer_id: str, participant: Participant | None, wallet: Wallet | None, active: int, tier: str | None = None
 ) -> ParticipantFacts:
     return ParticipantFacts(
         id=customer_id,
-        wallet_status=wallet.status if wallet else None,
+        # MG-13: a global block or an erasure shows as a blocked wallet to every rule
+        wallet_status=_standing(participant, wallet),
         tier=tier,
         birth_date=participant.birth_date if participant else None,
         guardian_consent=participant.guardian_consent if participant else False,
         active_balance=active,
+        joined_at=wallet.joined_at if wallet else None,
     )
 
 
@@ -86,4 +95,5 @@ async def stored_facts(order: Order) -> OrderFacts:
         mode=order.mode,
         promo_code=order.promo_code,
         referral_code=order.referral_code,
+        paid_at=order.paid_at,
     )
