@@ -154,6 +154,7 @@ class _Where:
     def bought(self, category: str | None, since: datetime | None) -> None:
         inner = [
             "o.customer_id = p.customer_id",
+            "o.program_id = w.program_id",  # CA-02: orders of the campaign's program only
             "o.status IN ('PAID', 'PARTIALLY_REFUNDED')",
             "i.kind = 'TICKET'",
             "i.refund_id IS NULL",

@@ -61,6 +61,7 @@ class OrderFacts:
     mode: OrderMode | None = None
     promo_code: str | None = None
     referral_code: str | None = None
+    paid_at: datetime | None = None  # None until paid (and for a cart)
 
     @property
     def total(self) -> Decimal:
@@ -83,6 +84,7 @@ class ParticipantFacts:
     birth_date: date | None = None
     guardian_consent: bool = False
     active_balance: int = 0
+    joined_at: datetime | None = None  # when the wallet was opened (TK-04: bought while a member)
 
 
 @dataclass(frozen=True)

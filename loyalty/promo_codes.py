@@ -199,11 +199,17 @@ async def use(code: str, order_id: str) -> None:
     One conditional UPDATE ... WHERE used_at IS NULL: of concurrent payments with one
     code, exactly one changes the row. Paying the same order again is a no-op. Runs
     inside the payment's transaction, so a payment that fails later frees it again.
+    RULE TK-02 when the code expired since the order was recorded: it is not taken,
+    and the payment (with the discount it carries) is refused.
     """
     code = normalise(code)
-    taken = await PromoCode.filter(code=code, used_at__isnull=True).update(used_at=clock.now(), order_id=order_id)
+    now = clock.now()
+    free = PromoCode.filter(code=code, used_at__isnull=True)
+    taken = await free.filter(expires_at__gt=now).update(used_at=now, order_id=order_id)
     if taken == 1:
         return
     if await PromoCode.filter(code=code, order_id=order_id).exists():
         return
+    if await free.exists():
+        raise RuleViolation("TK-02", "the promo code expired after the order was recorded")
     raise RuleViolation("TK-01", "the promo code was already used by another order")

@@ -42,6 +42,20 @@ def core_terms(items: tuple[ItemFacts, ...]) -> RefundTerms:
     return RefundTerms(money=money, revoke_accruals=True, rule="LB-20")
 
 
+async def _paid_for(order: Order, returned: tuple[ItemFacts, ...]) -> Decimal:
+    """The most money a refund of `returned` may pay back, whatever a program's policy says.
+
+    The returned items' price (nominal - discount + fee), and no more than the order's
+    money (its total less the bonuses spent) minus what earlier refunds paid back:
+    bonuses are spread over the items only as whole bonuses, so a policy such as MG-11
+    may share them out by value instead.
+    """
+    price = sum((item.nominal - item.discount + item.service_fee for item in returned), Decimal("0.00"))
+    earlier = await Refund.filter(order_id=order.id).values_list("money_refund", "bonus_withheld")
+    paid_back = sum((money + withheld for money, withheld in earlier), Decimal("0.00"))
+    return max(Decimal("0.00"), min(price, order.total - order.bonus_spent - paid_back))
+
+
 async def refund_items(catalog: Catalog, request: RefundRequest) -> Refund:
     """Refund items of a PAID or PARTIALLY_REFUNDED order, once per idempotency key."""
     if not request.item_ids:
@@ -79,7 +93,7 @@ async def refund_items(catalog: Catalog, request: RefundRequest) -> Refund:
         terms = program.rules.refund_terms(facts, refund_facts, who) or core_terms(returned)
         if terms.refused_by:
             raise RuleViolation(terms.refused_by, terms.message or "the program's refund policy refuses this")
-        money = max(Decimal("0.00"), terms.money).quantize(CENT)
+        money = min(max(Decimal("0.00"), terms.money), await _paid_for(order, returned)).quantize(CENT)
         refund = await Refund.create(
             order_id=order.id,
             idempotency_key=request.idempotency_key or None,

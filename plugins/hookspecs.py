@@ -200,7 +200,9 @@ def refund_terms(order: OrderFacts, refund: RefundFacts, participant: Participan
     :param refund: the returned items, the reason (customer, event cancelled or
         postponed) and when it is asked.
     :param participant: the buyer: ``wallet_status`` None when not a member of the
-        program, ``tier`` the club tier now (TK-05).
+        program (BLOCKED under either kind of block, MG-13), ``joined_at`` when the
+        wallet was opened, ``tier`` the club tier now (TK-05). ``order.paid_at`` is
+        when the order was paid.
     :return: ``RefundTerms(money, revoke_accruals, rule)``: the money to pay back
         before any withholding, whether the order's accruals are cancelled (LB-09),
         and the rule's id; ``refused_by`` set refuses the refund with that rule (RULE).
@@ -209,7 +211,8 @@ def refund_terms(order: OrderFacts, refund: RefundFacts, participant: Participan
     Combining: the first plugin that answers (not None) decides; with none, the core
     policy applies: returned items' nominal - discount - bonuses spent on them, no
     service fees, accruals cancelled. The gateway rounds ``money`` to cents and
-    never pays back less than 0.
+    never pays back less than 0 nor more than was paid for the returned items
+    (nominal - discount - bonuses spent on them + service fee).
 
     Failure: a raising plugin refuses the refund (UNAVAILABLE), unless optional.
 

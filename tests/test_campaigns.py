@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from loyalty import audiences, campaigns, clock, erasure, ledger, orders, participants, tiers
-from loyalty.enums import CampaignStatus, EntryKind, WalletStatus
+from loyalty.enums import CampaignStatus, Channel, EntryKind, WalletStatus
 from loyalty.errors import BadInput, Conflict
 from loyalty.facts import Segment
 from loyalty.jobs import dispatch
@@ -190,6 +190,21 @@ async def test_ca02_filters_combine_with_and(catalog: Catalog) -> None:
     assert await count(all=True, customer_ids=["c0", "c3", "c5"], bought_category="concert") == 2
     with pytest.raises(BadInput):
         await count(tier="bronze")
+
+
+async def test_ca02_buyers_of_a_category_count_only_the_campaigns_programs_orders(catalog: Catalog) -> None:
+    # c1 and c2 are in both programs; c1 bought a concert ticket in MGT+, c2 in «Live Brighter!»
+    for customer in ("c1", "c2"):
+        await scenario.join(catalog, customer)
+        await scenario.join(catalog, customer, program="mgt-plus")
+    await scenario.event("gig", category="concert", organizer="mosgubteatr")
+    mgt = scenario.draft("o1", "c1", scenario.ticket("t1", "gig", "1000"), program="mgt-plus", channel=Channel.WIDGET)
+    await orders.record_order(catalog, mgt)
+    await orders.pay_order(catalog, "o1")
+    await scenario.buy(catalog, "o2", "c2", scenario.ticket("t2", "gig", "1000"))
+    bought = audiences.audience(bought_category="concert")
+    assert await audiences.count(catalog.get(PROGRAM), bought) == 1  # c2 alone
+    assert await audiences.count(catalog.get("mgt-plus"), bought) == 1  # c1 alone
 
 
 async def test_ca02_an_explicit_list_of_100000_ids(catalog: Catalog) -> None:

@@ -335,26 +335,26 @@ async def _credit(wallet, amount: int) -> None:
 
 
 async def test_hook_order_refusals_a_spend_refusal_zeroes_the_cap_an_earn_refusal_the_accrual(with_plugins):
-    class NoBoxOffice:
+    class NoApp:
         @hookimpl
         def order_refusals(self, order):
-            if order.channel is Channel.BOX_OFFICE:
-                return [Refusal("spend", "P-1", "box office"), Refusal("earn", "P-2", "box office")]
+            if order.channel is Channel.APP:
+                return [Refusal("spend", "P-1", "app"), Refusal("earn", "P-2", "app")]
             return []
 
-    catalog = with_plugins(("no_box_office", NoBoxOffice()))
+    catalog = with_plugins(("no_app", NoApp()))
     wallet = await scenario.join(catalog, "c1")
     await _credit(wallet, 500)
     await scenario.event("e1")
-    box = scenario.draft("o1", "c1", scenario.ticket("t1", "e1", "1000.00"), channel=Channel.BOX_OFFICE)
-    quote = await orders.quote(catalog, box)
+    app = scenario.draft("o1", "c1", scenario.ticket("t1", "e1", "1000.00"), channel=Channel.APP)
+    quote = await orders.quote(catalog, app)
     assert (quote.max_bonus, quote.reason) == (0, "P-1")
-    recorded = await orders.record_order(catalog, box)
+    recorded = await orders.record_order(catalog, app)
     assert recorded.bonus_to_accrue == 0
     with pytest.raises(RuleViolation) as refused:
         await orders.record_order(
             catalog,
-            scenario.draft("o2", "c1", scenario.ticket("t2", "e1", "1000.00"), channel=Channel.BOX_OFFICE, spend=10),
+            scenario.draft("o2", "c1", scenario.ticket("t2", "e1", "1000.00"), channel=Channel.APP, spend=10),
         )
     assert refused.value.rule == "P-1"
 
@@ -379,6 +379,27 @@ async def test_hook_refund_terms_the_first_plugin_listed_that_answers_decides(wi
     await paid_concert(catalog)
     refund = await scenario.refund(catalog, "o1", "o1-t1")
     assert (refund.money_refund, refund.rule, refund.bonus_revoked) == (Decimal("1.00"), "K-1", 0)
+
+
+async def test_lb20_a_plugins_refund_money_is_capped_at_what_was_paid_for_the_items(with_plugins):
+    class Generous:
+        @hookimpl
+        def refund_terms(self, order, refund, participant):
+            return RefundTerms(money=Decimal("5000.00"), revoke_accruals=False, rule="GEN-1")
+
+    catalog = with_plugins(("generous", Generous()))
+    await scenario.join(catalog, "c1")
+    await scenario.event("e1", "concert", starts_in=timedelta(days=1))
+    items = (
+        scenario.ticket("t1", "e1", "1000.00", fee="80.00", discount="100.00"),
+        scenario.ticket("t2", "e1", "500.00"),
+    )
+    await scenario.buy(catalog, "o1", "c1", *items)
+    # t1 was paid 1,000 - 100 discount + 80 fee = 980, never 5,000
+    refund = await scenario.refund(catalog, "o1", "t1")
+    assert (refund.money_refund, refund.rule) == (Decimal("980.00"), "GEN-1")
+    # t2: 500; the order's 1,480 less the 980 paid back leaves 500 as well
+    assert (await scenario.refund(catalog, "o1", "t2")).money_refund == Decimal("500.00")
 
 
 async def test_hook_promo_code_refusal_refuses_record_order_with_the_plugins_rule(with_plugins):

@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 
 from loyalty import clock, events, ledger, orders, participants
-from loyalty.enums import EntryKind, OrderStatus, WalletStatus
+from loyalty.enums import Channel, EntryKind, OrderStatus, WalletStatus
 from loyalty.errors import RuleViolation
 from loyalty.facts import Credit, OrderFacts, ParticipantFacts
 from loyalty.ledger.balances import Balance, BurnForecast
@@ -147,6 +147,30 @@ async def test_lb02_rate_depends_on_event_category(catalog, category, expected):
     order = await scenario.buy(catalog, "o1", "c1", ticket("t1", "e1", "1000.00"))
     assert (order.bonus_to_accrue, order.bonus_accrued) == (expected, expected)
     assert await scenario.entry_rows(wallet.id) == [(ACCRUAL, expected, "LB-02", V1, starts, starts + DAYS_90)]
+
+
+async def test_lb02_earns_and_spends_only_on_the_website_and_the_app(catalog):
+    wallet = await scenario.active_wallet(catalog, "c1", "10000")  # concert 5 % of 10,000 = 500, active
+    await scenario.event("gig", "concert")
+    for n, channel in enumerate((Channel.BOX_OFFICE, Channel.WIDGET)):
+        cart = scenario.draft(None, "c1", ticket(None, "gig", "1000"), channel=channel)
+        quote = await orders.quote(catalog, cart)
+        assert (quote.max_bonus, quote.reason) == (0, "LB-02")
+        spending = scenario.draft(f"s{n}", "c1", ticket(f"s{n}-t", "gig", "1000"), channel=channel, spend=10)
+        with pytest.raises(RuleViolation) as refused:
+            await orders.record_order(catalog, spending)
+        assert refused.value.rule == "LB-02"
+        # the order itself is recorded (RF-03 sees every order) and earns nothing
+        await orders.record_order(
+            catalog, scenario.draft(f"o{n}", "c1", ticket(f"o{n}-t", "gig", "1000"), channel=channel)
+        )
+        assert (await orders.pay_order(catalog, f"o{n}")).bonus_accrued == 0
+    # the app: 5 % of 1,000 = 50; at most 30 % of 1,000 = 300 spendable
+    app = scenario.draft("a1", "c1", ticket("a1-t", "gig", "1000"), channel=Channel.APP)
+    assert (await orders.quote(catalog, app)).max_bonus == 300
+    await orders.record_order(catalog, app)
+    assert (await orders.pay_order(catalog, "a1")).bonus_accrued == 50
+    assert (await ledger.balance(wallet.id)).active == 500
 
 
 async def test_lb02_percentage_is_rounded_down_to_whole_bonuses(catalog):

@@ -413,3 +413,83 @@ async def test_tk08_direct_marketing_can_be_stopped_at_any_time(catalog, gql):
     me = participant_token("c1")
     stopped = await gql.op("SetMarketingConsent", {"allowed": False}, me)
     assert stopped["data"]["setMarketingConsent"]["participant"]["marketingConsent"] is False
+
+
+async def test_tk02_a_code_that_expired_after_recording_is_neither_used_nor_paid(gql):
+    await scenario.event("e1", "concert", starts_in=timedelta(days=200))
+    [code] = (await issue(gql))["codes"]  # valid until 2 June 2026 12:00 UTC
+    scenario.until(datetime(2026, 6, 2, 11, 59, tzinfo=UTC))
+    assert "errors" not in await record(gql, "o1", code)  # recorded a minute before expiry
+    scenario.until(datetime(2026, 6, 2, 12, 0, tzinfo=UTC))
+    paid = await gql.op("PayOrder", {"id": "o1"}, TICKETING)
+    assert (error_code(paid), paid["errors"][0]["extensions"]["rule"]) == ("RULE", "TK-02")
+    assert (await orders.get_order("o1")).status is OrderStatus.CREATED  # the discounted order is not paid
+    row = await PromoCode.get(code=code)
+    assert (row.used_at, row.order_id) == (None, None)
+    assert {k: v for k, v in (await check(gql, code)).items() if k in ("valid", "reason")} == {
+        "valid": False,
+        "reason": "TK-02",
+    }
+
+
+async def test_tk04_a_blocked_or_pending_wallet_is_not_a_club_member(catalog):
+    from loyalty import participants
+
+    await club(catalog, "blocked")
+    await club(catalog, "everywhere")
+    await scenario.event("f1", "cinema", starts_in=timedelta(days=2))
+    for customer in ("blocked", "everywhere"):
+        await buy(catalog, film(f"{customer}-order", "20.00", customer=customer))
+    await participants.block(catalog, "blocked", TKT, "abuse", "tkt-ge")
+    await participants.block(catalog, "everywhere", None, "fraud", "support")
+    assert await refused_rule(scenario.refund(catalog, "blocked-order", "blocked-order-t1")) == "TK-04"
+    assert await refused_rule(scenario.refund(catalog, "everywhere-order", "everywhere-order-t1")) == "TK-04"
+    # a wallet still PENDING (no verified contact) is not a member either
+    _, pending = await participants.join(
+        catalog,
+        participants.Identity(customer_id="pending"),
+        participants.JoinRequest(
+            program_id=TKT,
+            accept_rules=True,
+            personal_data_consent=True,
+            marketing_consent=False,
+            birth_date=date(1990, 5, 1),
+        ),
+        erasure_key=scenario.ERASURE_KEY,
+    )
+    assert pending.status.value == "PENDING"
+    await buy(catalog, film("pending-order", "20.00", customer="pending"))
+    assert await refused_rule(scenario.refund(catalog, "pending-order", "pending-order-t1")) == "TK-04"
+
+
+async def test_tk04_a_ticket_bought_before_joining_the_club_is_not_returnable(catalog):
+    await scenario.event("f1", "cinema", starts_in=timedelta(days=2))
+    await buy(catalog, film("before", "20.00"))  # c1 is not in the club yet
+    clock.advance(timedelta(minutes=5))
+    await club(catalog)
+    await buy(catalog, film("after", "20.00"))
+    assert await refused_rule(scenario.refund(catalog, "before", "before-t1")) == "TK-04"
+    refund = await scenario.refund(catalog, "after", "after-t1")  # Basic: 60 % of 20 = 12
+    assert (refund.money_refund, refund.rule) == (Decimal("12.00"), "TK-05")
+
+
+async def test_tk07_changing_the_birth_date_or_consent_is_checked_again(catalog, gql):
+    from loyalty import participants
+
+    await club(catalog)  # born 1 May 1990
+    await scenario.join(catalog, "lb-only")  # «Live Brighter!» does not check age
+
+    async def change(who: str, **profile) -> str | None:
+        result = await gql.op("UpdateProfile", {"input": profile}, participant_token(who))
+        return result["errors"][0]["extensions"].get("rule") if "errors" in result else None
+
+    # today is 2 March 2026: born 3 March 2008 is 17
+    assert await change("c1", birthDate="2008-03-03") == "TK-07"
+    assert (await participants.get("c1")).birth_date == date(1990, 5, 1)  # unchanged
+    assert await change("c1", birthDate="2008-03-03", guardianConsent=True) is None
+    # withdrawing the guardian's consent of a 17-year-old member: refused
+    assert await change("c1", guardianConsent=False) == "TK-07"
+    assert (await participants.get("c1")).guardian_consent is True
+    # 18 on 2 March 2008: no consent needed
+    assert await change("c1", birthDate="2008-03-02", guardianConsent=False) is None
+    assert await change("lb-only", birthDate="2008-03-03") is None

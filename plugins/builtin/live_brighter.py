@@ -1,6 +1,10 @@
 """«Live Brighter!» (Ticketon): bonuses by event category, at most 30 % of a purchase (LB-02, LB-08),
 and Ticketon's referral program (RF-01..RF-10), whose numbers are settings.
 
+LB-02 Decision: the program earns and spends only on the operator's own channels, the
+website and the app (``channels``, as MG-02's for MGT+). An order in another channel is
+still recorded (RF-03 sees every order) but earns nothing and may not spend.
+
 Refunds follow the core policy (LB-09..LB-12, LB-20), so this plugin has no refund hook.
 """
 
@@ -12,7 +16,8 @@ from decimal import Decimal
 
 from pydantic import BaseModel, Field
 
-from loyalty.facts import Credit, Limit, OrderFacts, ParticipantFacts, ReferralTerms
+from loyalty.enums import Channel
+from loyalty.facts import Credit, Limit, OrderFacts, ParticipantFacts, ReferralTerms, Refusal
 from loyalty.money import percent_down
 from plugins.hookspecs import hookimpl
 
@@ -38,6 +43,7 @@ class LiveBrighter:
         default_rate_percent: Decimal = Field(default=Decimal(3), ge=0, le=100)
         category_rates: dict[str, Decimal] = {}
         cap_percent: Decimal = Field(default=Decimal(30), ge=0, le=100)
+        channels: list[Channel] = [Channel.WEBSITE, Channel.APP]  # LB-02 Decision
         # Absent: the programs of this plugin run no referral program.
         referrals: ReferralSettings | None = None
 
@@ -48,6 +54,14 @@ class LiveBrighter:
     def rate(self, category: str) -> Decimal:
         """The accrual percent of a category (LB-02), the default where it has none."""
         return self.rates.get(category.lower(), self.settings.default_rate_percent)
+
+    @hookimpl
+    def order_refusals(self, order: OrderFacts) -> list[Refusal]:
+        """LB-02 Decision: outside the operator's own channels the order neither earns nor spends."""
+        if order.channel in self.settings.channels:
+            return []
+        message = "«Live Brighter!» works only on the operator's website and app"
+        return [Refusal("earn", "LB-02", message), Refusal("spend", "LB-02", message)]
 
     @hookimpl
     def accrual_credits(self, order: OrderFacts, participant: ParticipantFacts) -> list[Credit]:

@@ -6,8 +6,8 @@ checked by the ticketing system, used once at payment), the age check at joining
 (setTier). This plugin makes the club rules:
 
 - TK-05 Decision: the tier by spend in the last 365 days (``tier_thresholds``);
-- TK-04: cinema tickets are returned only by club members, at least 3 hours before
-  the session;
+- TK-04: cinema tickets are returned only by club members (an ACTIVE wallet, opened
+  before the ticket was paid), at least 3 hours before the session;
 - TK-05: the club refund is 60/80/90 % of the ticket's price by tier;
 - TK-06: a cancelled or postponed event refunds the ticket price without the fee.
 
@@ -22,7 +22,7 @@ from fractions import Fraction
 
 from pydantic import BaseModel, Field, model_validator
 
-from loyalty.enums import ItemKind, RefundReason
+from loyalty.enums import ItemKind, RefundReason, WalletStatus
 from loyalty.facts import ItemFacts, OrderFacts, ParticipantFacts, RefundFacts, RefundTerms
 from loyalty.money import CENT
 from plugins.hookspecs import hookimpl
@@ -73,6 +73,17 @@ class TktGe:
     def _club_film(self, item: ItemFacts) -> bool:
         return item.kind is ItemKind.TICKET and item.event.category in self.settings.refund_categories
 
+    @staticmethod
+    def _bought_as_member(order: OrderFacts, participant: ParticipantFacts) -> bool:
+        """TK-04: a member now (an ACTIVE wallet: not PENDING, not blocked) who was one when paying.
+
+        "Tickets purchased without registration cannot be returned": the wallet must have
+        been opened by the time the order was paid.
+        """
+        if participant.wallet_status is not WalletStatus.ACTIVE or participant.joined_at is None:
+            return False
+        return order.paid_at is not None and participant.joined_at <= order.paid_at
+
     @hookimpl
     def refund_terms(self, order: OrderFacts, refund: RefundFacts, participant: ParticipantFacts) -> RefundTerms | None:
         """TK-04..TK-06."""
@@ -82,13 +93,13 @@ class TktGe:
         films = [item for item in refund.items if self._club_film(item)]
         if not films:
             return None
-        if participant.wallet_status is None:
+        if not self._bought_as_member(order, participant):
             return RefundTerms(
                 money=Decimal(0),
                 revoke_accruals=False,
                 rule="TK-04",
                 refused_by="TK-04",
-                message="cinema tickets are returned only by members of the TKT Club",
+                message="cinema tickets are returned only by members of the TKT Club who bought them as members",
             )
         latest = timedelta(hours=self.settings.hours_before_start)
         if any(refund.requested_at > film.event.starts_at - latest for film in films):
