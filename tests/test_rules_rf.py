@@ -526,3 +526,38 @@ async def test_lb16_rf01_erasure_takes_the_customer_id_out_of_the_referral_recor
     assert referral.friend_customer_id.startswith("erased-") and referral.referrer_customer_id.startswith("erased-")
     assert referral.attributed_friend == referral.friend_customer_id
     assert not await ReferralCode.filter(customer_id="ref").exists()
+
+
+async def test_rf11_both_sides_are_notified_when_a_referral_pays_out(catalog):
+    from loyalty.notifications.models import Notification
+
+    ref_wallet, code = await referrer(catalog)
+    friend = await scenario.join(catalog, "fr")
+    # Transactional: told even with marketing messages turned off (LB-15 is for marketing).
+    await participants.set_marketing_consent("fr", False, scenario.ERASURE_KEY)
+    await friend_events(catalog)
+    await buy(catalog, "o1", "fr", code)
+    referral = await of_order("o1")
+    written = {
+        n.id: (n.kind, n.participant_id, n.payload["side"], n.payload["bonus"], n.marketing)
+        for n in await Notification.all()
+    }
+    assert written == {
+        f"referral:{referral.id}:referrer": ("referral_rewarded", ref_wallet.participant_id, "referrer", 200, False),
+        f"referral:{referral.id}:friend": ("referral_rewarded", friend.participant_id, "friend", 500, False),
+    }
+
+
+async def test_rf11_a_friend_paid_on_joining_is_notified_then(catalog):
+    from loyalty.notifications.models import Notification
+
+    _, code = await referrer(catalog)
+    await friend_events(catalog)
+    await buy(catalog, "o1", "late", code)
+    referral = await of_order("o1")
+    assert [n.id for n in await Notification.all()] == [f"referral:{referral.id}:referrer"]
+    clock.advance(timedelta(days=1))
+    wallet = await scenario.join(catalog, "late")
+    await scenario.join(catalog, "late")  # joining again announces nothing more
+    friend_notes = [n for n in await Notification.all() if n.id.endswith(":friend")]
+    assert [(n.participant_id, n.payload["bonus"]) for n in friend_notes] == [(wallet.participant_id, 500)]

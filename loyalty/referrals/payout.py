@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 
 from tortoise.transactions import in_transaction
 
-from loyalty import clock, ledger, sql
-from loyalty.enums import EntryKind, ReferralStatus, WalletStatus
+from loyalty import clock, ledger, notifications, sql
+from loyalty.enums import EntryKind, NotificationKind, ReferralStatus, WalletStatus
 from loyalty.facts import ReferralTerms
 from loyalty.models import Event, OrderItem, Participant, Wallet
 from loyalty.referrals.models import Referral
@@ -80,12 +80,12 @@ async def pay_out(
         referral.referrer_bonus = terms.referrer_bonus
         referral.status = ReferralStatus.REWARDED
         referral.rewarded_at = referral.decided_at = now
+        await _announce(referral, referrer_wallet, "referrer", terms.referrer_bonus)
     referral.friend_bonus = terms.friend_bonus
     if friend_wallet is not None and friend_wallet.status is WalletStatus.ACTIVE:
         await _credit_friend(referral, friend_wallet, window)
     else:
         referral.friend_due_until = now + terms.join_window
-    # RF-11: the outbox announcement is written here
     await referral.save()
 
 
@@ -104,6 +104,19 @@ async def _credit_friend(referral: Referral, wallet: Wallet, window: RewardWindo
     )
     referral.friend_paid = True
     referral.friend_due_until = None
+    await _announce(referral, wallet, "friend", referral.friend_bonus)
+
+
+async def _announce(referral: Referral, wallet: Wallet, side: str, bonus: int) -> None:
+    # RF-11: in the payout's transaction; transactional, so no marketing consent needed.
+    # The stable id makes a replayed payout announce nothing twice.
+    await notifications.announce(
+        f"referral:{referral.id}:{side}",
+        NotificationKind.REFERRAL_REWARDED,
+        program_id=referral.program_id,
+        participant_id=wallet.participant_id,
+        payload={"referral": referral.id, "side": side, "bonus": bonus, "order": referral.order_id},
+    )
 
 
 async def settle_friend(participant: Participant) -> int:
@@ -129,7 +142,6 @@ async def settle_friend(participant: Participant) -> int:
             # The validity fixed at payment, from the order's event as it is now (it may have moved).
             validity = (referral.reward_expires_at or now) - (referral.reward_activates_at or now)
             await _credit_friend(referral, wallet, await reward_window(referral.order_id, validity))
-            # RF-11: the outbox announcement is written here (the friend's late bonus)
             await referral.save(update_fields=["friend_paid", "friend_due_until"])
             paid += referral.friend_bonus
     return paid
