@@ -293,16 +293,8 @@ async def withhold(
     withheld = min(spent, int(money))  # 1 bonus = 1 unit of currency; whole units only
     owed = spent - withheld
     if withheld:
-        await Entry.create(
-            wallet_id=wallet.id,
-            kind=EntryKind.WITHHOLD,
-            amount=withheld,
-            at=clock.now(),
-            order_id=order_id,
-            refund_id=refund_id,
-            description="spent bonuses withheld from the refund",
-            rule="LB-10",
-            rules_version=rules_version,
+        await _withhold_entry(
+            wallet, withheld, order_id, refund_id, rules_version, "spent bonuses withheld from the refund"
         )
     if owed:
         wallet.debt += owed
@@ -327,17 +319,26 @@ async def repay_debt(
     repaid = min(owed, wallet.debt, int(money))
     if repaid <= 0:
         return 0
-    await Entry.create(
-        wallet_id=wallet.id,
-        kind=EntryKind.WITHHOLD,
-        amount=repaid,
-        at=clock.now(),
-        order_id=order_id,
-        refund_id=refund_id,
-        description="debt of the purchase withheld from the refund",
-        rule="LB-10",
-        rules_version=rules_version,
+    await _withhold_entry(
+        wallet, repaid, order_id, refund_id, rules_version, "debt of the purchase withheld from the refund"
     )
     wallet.debt -= repaid
     await Wallet.filter(id=wallet.id).update(debt=F("debt") - repaid)
     return repaid
+
+
+async def _withhold_entry(
+    wallet: Wallet, amount: int, order_id: str, refund_id: int | None, rules_version: str, description: str
+) -> None:
+    """The positive WITHHOLD entry (LB-10): bonuses the refund's money paid back."""
+    await Entry.create(
+        wallet_id=wallet.id,
+        kind=EntryKind.WITHHOLD,
+        amount=amount,
+        at=clock.now(),
+        order_id=order_id,
+        refund_id=refund_id,
+        description=description,
+        rule="LB-10",
+        rules_version=rules_version,
+    )
