@@ -1,52 +1,57 @@
-"""The mobile app's hot read, through the gateway, against a raw floor measured in the same run.
+"""S1, the mobile app's read: the gateway under uvicorn against its floor, measured in the same run.
 
-    python bench/mobile_read.py [--requests 2000] [--concurrency 8]
+    python bench/mobile_read.py [--duration 10] [--connections 32] [--load auto|wrk|python] [--quick]
 
-The read: a participant's wallets (balance, pending, debt, next burn) and the first 20
-history rows: the mobile app's `Wallets` and `BonusHistory` documents (schema/documents).
-The floor is a bare Starlette endpoint that answers the same data with hand-written SQL
-on a raw asyncpg pool (no ORM, no GraphQL). Both are called in-process over ASGI, so the
-ratio is the cost of the gateway's layers, not of the network. Needs PostgreSQL:
-DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test); a scratch database is
-created and dropped.
+The read is the contract's `Wallets` and `BonusHistory` (first: 20) documents
+(schema/documents/mobile.graphql), sent as the app sends them: by operationName, with
+no query text (persisted operations), and a participant token. The participant has
+40 ledger entries (accruals on past and future events, spends). The floor
+(bench/floor.py) is a bare Starlette + asyncpg endpoint answering the same JSON from the
+same rows; both answers are compared once before timing. Each side is one uvicorn
+process; the load is wrk (-t N -c N) or, where wrk is missing or with --load python,
+bench/load.py, in a process of its own. Prints requests/s, p50 and p99 for each
+document and side, then the gateway/floor ratios. Exits 1 when a request failed or
+the answers differ (the ratios are informational).
+
+Needs PostgreSQL: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test); a
+scratch database is created next to it and dropped.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import secrets
 import sys
-import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
-import asyncpg
-import httpx
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import harness
+from harness import ROOT, Plan, Row
 
-from gateway import db  # noqa: E402
-from gateway.app import create_app  # noqa: E402
-from gateway.auth import issue  # noqa: E402
-from gateway.settings import Settings  # noqa: E402
-from loyalty import adjustments, clock, events, orders, participants  # noqa: E402
-from loyalty.access import Role  # noqa: E402
-from loyalty.enums import Channel, ItemKind  # noqa: E402
-from plugins.manager import build  # noqa: E402
+from gateway import db
+from gateway.auth import issue
+from loyalty import adjustments, clock, events, orders, participants
+from loyalty.access import Role
+from loyalty.enums import Channel, ItemKind
+from loyalty.programs import Catalog
+from plugins.manager import build
 
-SECRET = secrets.token_hex(32)
 ERASURE_KEY = secrets.token_hex(32)
+PLUGINS = str(ROOT / "plugins.toml")
+DOCUMENTS = {
+    "Wallets": {"operationName": "Wallets"},
+    "BonusHistory": {"operationName": "BonusHistory", "variables": {"programId": "live-brighter", "first": 20}},
+}
+TARGET_P99_MS = 50
 
 
-async def seed(catalog) -> None:
+async def seed(catalog: Catalog) -> None:
     """One participant with 40 ledger entries: accruals on past and future events, spends."""
     identity = participants.Identity("reader", email="r@example.com", email_verified=True)
     await participants.join(
@@ -65,158 +70,92 @@ async def seed(catalog) -> None:
         await orders.pay_order(catalog, f"o{n}")
 
 
-def raw_app(pool: asyncpg.Pool) -> Starlette:
-    """The floor: the same data, hand-written SQL, plain JSON."""
-
-    async def wallets(request: Request) -> JSONResponse:
-        now = datetime.now(UTC)
-        async with pool.acquire() as conn:
-            person = await conn.fetchrow(
-                "SELECT id, customer_id, status, display_name, marketing_consent FROM participant WHERE customer_id=$1",
-                "reader",
-            )
-            rows = await conn.fetch(
-                """SELECT w.id, w.program_id, w.status, w.tier, w.debt,
-                     COALESCE(SUM(l.remaining) FILTER (WHERE l.activates_at <= $2 AND l.expires_at > $2), 0) AS active,
-                     COALESCE(SUM(l.remaining) FILTER (WHERE l.activates_at > $2), 0) AS pending,
-                     MIN(l.expires_at) FILTER (WHERE l.remaining > 0 AND l.activates_at <= $2 AND l.expires_at > $2)
-                       AS burn_at
-                   FROM wallet w LEFT JOIN lot l ON l.wallet_id = w.id AND l.remaining > 0
-                   WHERE w.participant_id = $1 GROUP BY w.id""",
-                person["id"],
-                now,
-            )
-            result = []
-            for w in rows:
-                burn = None
-                if w["burn_at"] is not None:
-                    amount = await conn.fetchval(
-                        "SELECT SUM(remaining) FROM lot WHERE wallet_id=$1 AND expires_at=$2 AND activates_at <= $3",
-                        w["id"],
-                        w["burn_at"],
-                        now,
-                    )
-                    burn = {"at": w["burn_at"].isoformat(), "amount": amount}
-                result.append(
-                    {
-                        "program": {"id": w["program_id"]},
-                        "status": w["status"],
-                        "tier": w["tier"],
-                        "active": w["active"],
-                        "pending": w["pending"],
-                        "debt": w["debt"],
-                        "nextBurn": burn,
-                    }
-                )
-        return JSONResponse(
-            {
-                "data": {
-                    "me": {
-                        "id": person["customer_id"],
-                        "status": person["status"],
-                        "displayName": person["display_name"],
-                        "marketingConsent": person["marketing_consent"],
-                        "wallets": result,
-                    }
-                }
-            }
-        )
-
-    async def history(request: Request) -> JSONResponse:
-        async with pool.acquire() as conn:
-            rows = await conn.fetch(
-                """SELECT e.id, e.kind, e.amount, e.at, e.activates_at, e.expires_at, e.description, e.order_id,
-                          e.campaign_id, e.rule
-                   FROM entry e JOIN wallet w ON w.id = e.wallet_id JOIN participant p ON p.id = w.participant_id
-                   WHERE p.customer_id = $1 AND w.program_id = $2 ORDER BY e.id DESC LIMIT 21""",
-                "reader",
-                "live-brighter",
-            )
-        edges = [
-            {
-                "cursor": str(r["id"]),
-                "node": {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in dict(r).items()},
-            }
-            for r in rows[:20]
-        ]
-        return JSONResponse(
-            {"data": {"me": {"wallet": {"history": {"edges": edges, "pageInfo": {"hasNextPage": len(rows) > 20}}}}}}
-        )
-
-    return Starlette(routes=[Route("/wallets", wallets), Route("/history", history)])
+def gateway_env(url: str, secret: str) -> dict[str, str]:
+    """The gateway's settings: the scratch database, the token secret, the seed's erasure key."""
+    return {
+        "DATABASE_URL": url,
+        "LOYALTY_JWT_SECRET": secret,
+        "LOYALTY_ERASURE_KEY": ERASURE_KEY,
+        "LOYALTY_PLUGINS": PLUGINS,
+    }
 
 
-async def measure(label: str, call, requests: int, concurrency: int) -> float:
-    for _ in range(50):
-        await call()
-    started = time.perf_counter()
-    done = 0
-    while done < requests:
-        batch = min(concurrency, requests - done)
-        await asyncio.gather(*(call() for _ in range(batch)))
-        done += batch
-    rate = requests / (time.perf_counter() - started)
-    print(f"  {label:<28} {rate:8.0f} requests/s")
-    return rate
+def same_answers(gateway: str, floor: str, headers: dict[str, str]) -> bool:
+    """Each document's answer from both sides, compared as JSON; prints what differs."""
+    equal = True
+    for name, document in DOCUMENTS.items():
+        body = json.dumps(document)
+        ours, theirs = harness.post(gateway, body, headers), harness.post(floor, body, headers)
+        if "errors" in ours or ours != theirs:
+            equal = False
+            print(f"{name}: the floor's answer differs from the gateway's", file=sys.stderr)
+            print(f"  gateway: {json.dumps(ours)[:2000]}\n  floor:   {json.dumps(theirs)[:2000]}", file=sys.stderr)
+        else:
+            print(f"  {name}: both answer the same {len(json.dumps(ours))} bytes of JSON")
+    return equal
 
 
-async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--requests", type=int, default=2000)
-    parser.add_argument("--concurrency", type=int, default=8)
-    args = parser.parse_args()
-    base = db.normalise_url(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test"))
-    name = f"loyalty_bench_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(base.replace("postgres://", "postgresql://", 1))
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = base.rsplit("/", 1)[0] + "/" + name
-    try:
-        await db.migrate(url)
-        await db.stop()
+async def run(args: argparse.Namespace) -> int:
+    kind = harness.load_kind(args.load)
+    secret = secrets.token_hex(32)
+    token = issue(secret, role=Role.PARTICIPANT, sub="reader", email="r@example.com", email_verified=True)
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+    rows: list[Row] = []
+    async with harness.scratch_database(args.database_url) as url:
+        harness.migrate(url)
         await db.start(url)
-        host = build(ROOT / "plugins.toml")
-        await seed(host.catalog)
-        pool = await asyncpg.create_pool(url.replace("postgres://", "postgresql://", 1), min_size=2, max_size=10)
-        gateway = create_app(
-            Settings(
-                LOYALTY_JWT_SECRET=SECRET, LOYALTY_ERASURE_KEY=ERASURE_KEY, LOYALTY_PLUGINS=str(ROOT / "plugins.toml")
-            ),
-            open_database=False,
-        )
-        # The mobile app's own documents, as it sends them (schema/documents/mobile.graphql).
-        wallets, history = (gateway.state.registry[name].text for name in ("Wallets", "BonusHistory"))
-        token = issue(SECRET, role=Role.PARTICIPANT, sub="reader", email="r@example.com", email_verified=True)
-        headers = {"Authorization": f"Bearer {token}"}
-        async with (
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=gateway), base_url="http://g") as g,
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=raw_app(pool)), base_url="http://r") as r,
-        ):
-
-            async def gateway_read() -> None:
-                a = await g.post("/graphql", json={"query": wallets}, headers=headers)
-                b = await g.post(
-                    "/graphql",
-                    json={"query": history, "variables": {"programId": "live-brighter", "first": 20}},
-                    headers=headers,
-                )
-                assert "errors" not in a.json() and "errors" not in b.json(), (a.text, b.text)
-
-            async def raw_read() -> None:
-                await r.get("/wallets")
-                await r.get("/history")
-
-            print(
-                f"mobile read (Wallets + BonusHistory 20 rows), {args.requests} reads, concurrency {args.concurrency}"
-            )
-            floor = await measure("floor: Starlette + asyncpg", raw_read, args.requests, args.concurrency)
-            ours = await measure("gateway: GraphQL + Tortoise", gateway_read, args.requests, args.concurrency)
-            print(f"  ratio gateway/floor: {ours / floor:.2f}")
-        await pool.close()
+        await seed(build(PLUGINS).catalog)
         await db.stop()
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+        env = gateway_env(url, secret)
+        with (
+            harness.serve("gateway.app:app", env) as gateway,
+            harness.serve("floor:app", env, app_dir=harness.BENCH) as floor,
+        ):
+            print(
+                f"S1 mobile read: one uvicorn process each side, load {kind} with {args.connections} connections, "
+                f"{args.duration:g} s per run; load = 1-minute load average / cores"
+            )
+            if not same_answers(gateway, floor, headers):
+                return 1
+            plans = {name: Plan([json.dumps(document)], headers) for name, document in DOCUMENTS.items()}
+            for plan in plans.values():  # warm both processes and their pools
+                for base in (floor, gateway):
+                    harness.drive(kind, base, plan, args.connections, args.warmup)
+            for _ in range(args.repeat):
+                for name, plan in plans.items():
+                    for side, base in (("floor", floor), ("gateway", gateway)):
+                        row = Row(name, side, harness.drive(kind, base, plan, args.connections, args.duration))
+                        harness.print_row(row)
+                        rows.append(row)
+    harness.print_table(rows)
+    for name in DOCUMENTS:
+        worst = max(r.result.p99_ms for r in rows if r.what == name and r.side == "gateway")
+        verdict = "meets" if worst < TARGET_P99_MS else "misses"
+        print(f"{name}: gateway p99 {worst:.1f} ms at {args.connections} connections ({verdict} < {TARGET_P99_MS} ms)")
+    # A read is both documents: its rate is the harmonic sum of theirs.
+    read = {
+        side: 1 / sum(1 / max(r.result.rate for r in rows if r.what == name and r.side == side) for name in DOCUMENTS)
+        for side in ("floor", "gateway")
+    }
+    print(f"mobile read (Wallets + BonusHistory): gateway {read['gateway']:.0f} vs floor {read['floor']:.0f} reads/s")
+    print(f"ratio gateway/floor: {read['gateway'] / read['floor']:.2f}")
+    return 1 if harness.failures(rows) else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL") or harness.DEFAULT_DATABASE)
+    parser.add_argument("--duration", type=float, default=10, help="seconds per measured run")
+    parser.add_argument("--warmup", type=float, default=3, help="seconds of warm-up per document and side")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--repeat", type=int, default=1, help="measured runs of each document and side")
+    parser.add_argument("--load", choices=("auto", "wrk", "python"), default="auto", help="auto: wrk if installed")
+    parser.add_argument("--quick", action="store_true", help="a short check that it works (CI): 2 s runs")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.duration, args.warmup = 2, 1
+    return asyncio.run(run(args))
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    sys.exit(main())

@@ -38,12 +38,11 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,6 +53,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from harness import BIN, free_port, load, migrate, pg, scratch_database  # noqa: E402
 from mobile_read import ERASURE_KEY, seed  # noqa: E402
 
 from gateway import db  # noqa: E402
@@ -65,43 +65,7 @@ from loyalty.access import Role  # noqa: E402
 from plugins.manager import build  # noqa: E402
 from tests.population import populate  # noqa: E402
 
-BIN = Path(sys.executable).parent
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def load() -> str:
-    """The 1-minute load average and the core count, e.g. '9.12/2'."""
-    return f"{os.getloadavg()[0]:.2f}/{os.cpu_count()}"
-
-
-# ---------------------------------------------------------------------------- scratch database
-
-
-def pg(url: str) -> str:
-    return url.replace("postgres://", "postgresql://", 1)
-
-
-@contextlib.asynccontextmanager
-async def scratch_database(base_url: str) -> AsyncIterator[str]:
-    """A new database next to `base_url`'s, dropped on the way out; yields its URL."""
-    base = db.normalise_url(base_url)
-    name = f"loyalty_bench_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(pg(base))
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield base.rsplit("/", 1)[0] + "/" + name
-        finally:
-            await db.stop()
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
-
-
-def migrate(url: str) -> None:
-    """`loyalty migrate`, the deploy's own command."""
-    env = {**os.environ, "DATABASE_URL": url}
-    subprocess.run([str(BIN / "loyalty"), "migrate"], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
 
 
 # ---------------------------------------------------------------------------- CPU accounting from /proc
@@ -180,12 +144,6 @@ def run_wrk(url: str, duration: int, connections: int, script: str | None) -> Wr
 
 
 # ---------------------------------------------------------------------------- http: the gateway's processes
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextlib.contextmanager
