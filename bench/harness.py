@@ -280,6 +280,8 @@ class Row:
 def print_row(row: Row) -> None:
     r = row.result
     extra = f"  refused {r.refused}" if r.refused else ""
+    if row.per != 1:
+        extra += f"  ({r.rate:.0f} req/s)"
     print(
         f"  {row.what:<14} {row.side:<8} {row.rate:9.0f} {row.unit}  p50 {r.p50_ms:7.1f} ms  p99 {r.p99_ms:7.1f} ms"
         f"  requests {r.requests}{extra}  failed {r.failed}  load {row.at}",

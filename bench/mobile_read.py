@@ -121,9 +121,10 @@ async def run(args: argparse.Namespace) -> int:
             for plan in plans.values():  # warm both processes and their pools
                 for base in (floor, gateway):
                     harness.drive(kind, base, plan, args.connections, args.warmup)
-            for _ in range(args.repeat):
+            sides = [("floor", floor), ("gateway", gateway)]
+            for n in range(args.repeat):
                 for name, plan in plans.items():
-                    for side, base in (("floor", floor), ("gateway", gateway)):
+                    for side, base in sides if n % 2 == 0 else sides[::-1]:  # who goes first alternates
                         row = Row(name, side, harness.drive(kind, base, plan, args.connections, args.duration))
                         harness.print_row(row)
                         rows.append(row)

@@ -139,8 +139,9 @@ async def run_orders(
     for side, base in (("f", floor), ("g", gateway)):
         harness.drive(kind, base, order_plan(side, "warm", headers), args.connections, args.warmup)
     rows = []
+    sides = [("floor", floor), ("gateway", gateway)]
     for n in range(args.repeat):
-        for side, base in (("floor", floor), ("gateway", gateway)):
+        for side, base in sides if n % 2 == 0 else sides[::-1]:  # who goes first alternates
             result = harness.drive(kind, base, order_plan(side[0], str(n), headers), args.connections, args.duration)
             rows.append(Row("order", side, result, unit="orders/s", per=2))
             harness.print_row(rows[-1])
