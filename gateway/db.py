@@ -35,7 +35,12 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
         "connections": {"default": connection(database_url)},
         "apps": {
             APP: {
-                "models": ["loyalty.models", "loyalty.notifications.models", "loyalty.referrals.models"],
+                "models": [
+                    "loyalty.models",
+                    "loyalty.notifications.models",
+                    "loyalty.referrals.models",
+                    "loyalty.achievements.models",
+                ],
                 "default_connection": "default",
                 "migrations": "loyalty.migrations",
             }

@@ -5,13 +5,16 @@ Everything goes through the domain (`loyalty.events`, `loyalty.participants`,
 real. Times are relative to `loyalty.clock.now()`.
 
 With the repository's plugins.toml («Live Brighter!»: concert 5 %, theatre 7 %,
-cinema 3 %, sport 4 %, spend cap 30 %) the primary program ends with:
+cinema 3 %, sport 4 %, spend cap 30 %; achievements First ticket 100, Explorer 200)
+the primary program ends with:
 
 | participant  | wallet  | active | pending | what happened                                               |
 |--------------|---------|--------|---------|-------------------------------------------------------------|
-| demo-alice   | ACTIVE  | 500    | 1,550   | 1,500 earned on a started concert, 1,000 of it spent at the |
-|              |         |        |         | cinema; 1,400 (theatre) and 150 (cinema) wait for the shows |
-| demo-bob     | ACTIVE  | 650    | 400     | 400 from the concert, 250 welcome adjustment; 400 (sport)   |
+| demo-alice   | ACTIVE  | 600    | 1,750   | 1,500 earned on a started concert, 1,000 of it spent at the |
+|              |         |        |         | cinema, First ticket's 100; 1,400 (theatre), 150 (cinema)   |
+|              |         |        |         | and Explorer's 200 (third category) wait for the shows      |
+| demo-bob     | ACTIVE  | 750    | 400     | 400 from the concert, 250 welcome adjustment, First ticket's |
+|              |         |        |         | 100; 400 (sport)                                            |
 | demo-carol   | PENDING | 0      | 0       | no verified contact yet (LB-01): her order earned nothing   |
 
 demo-alice also joins every other configured program (no orders there).

@@ -6,6 +6,7 @@ testable, and cannot touch the ledger. Money is Decimal; bonuses are int.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -161,11 +162,38 @@ class PromoCodeFacts:
 
 
 @dataclass(frozen=True)
-class AchievementDefinition:
-    """An achievement a plugin defines (GA-01): progress counts `counts` events up to `goal`.
+class AchievementFacts:
+    """What a partner's own counter (``counts="custom"``) counts from (GA-01).
 
-    `counts` names what is counted: "purchase_paid", "event_attended",
-    "referral_rewarded" or "category" (distinct event categories).
+    ``purchases``: the participant's paid orders of the program, paid as a member and
+    within the achievement's window, oldest first, each with only the items not
+    returned (GA-03: a returned purchase no longer counts), orders wholly returned left
+    out. ``referrals_rewarded``: their referrals rewarded in the window (RF-02).
+    """
+
+    participant_id: str
+    purchases: tuple[OrderFacts, ...]
+    referrals_rewarded: int
+    now: datetime
+
+
+@dataclass(frozen=True)
+class AchievementDefinition:
+    """An achievement a plugin defines (GA-01): progress counts `counts` up to `goal`.
+
+    `counts` names what is counted, from the facts (paid, unreturned purchases made as
+    a member; rewarded referrals), never from a counter that could drift:
+
+    - "purchase_paid": paid purchases with at least one ticket not returned;
+    - "event_attended": distinct events the participant holds a paid, unreturned ticket to;
+    - "category": distinct categories of those events;
+    - "referral_rewarded": the participant's referrals that were rewarded (RF-02);
+    - "custom": what `count` answers for the participant's `AchievementFacts`.
+
+    `window_days` None counts all time, N counts only the last N days (by when the
+    order was paid, or the referral rewarded). `reward_bonus` bonuses are credited once,
+    on unlocking, as an ACHIEVEMENT entry like a gift (LB-14), valid `reward_valid_days`
+    after activation (None: the program's validity, LB-04); 0 grants nothing.
     """
 
     id: str
@@ -174,6 +202,12 @@ class AchievementDefinition:
     counts: str
     reward_bonus: int
     description: str | None = None
+    window_days: int | None = None
+    reward_valid_days: int | None = None
+    # counts="custom" only: a pure function of the facts (no I/O), answering a count >= 0.
+    count: Callable[[AchievementFacts], int] | None = field(default=None, compare=False, repr=False)
+    # Set by the gateway, never by a plugin: the plugin that defined it (PL-04).
+    plugin: str | None = None
 
 
 @dataclass(frozen=True)

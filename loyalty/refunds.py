@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from tortoise.transactions import in_transaction
 
-from loyalty import clock, ledger, orders, participants, referrals
+from loyalty import achievements, clock, ledger, orders, participants, referrals
 from loyalty.enums import EntryKind, ItemKind, OrderStatus, RefundReason
 from loyalty.errors import BadInput, Conflict, NotFound, RuleViolation
 from loyalty.facts import ItemFacts, Notification, RefundFacts, RefundTerms
@@ -158,6 +158,9 @@ async def refund_items(catalog: Catalog, request: RefundRequest) -> Refund:
                 rules_version=program.rules_version,
                 is_fraud=False,
             )
+        if has_ticket and order.wallet_id is not None:
+            # GA-03: the purchase's pending achievement rewards cancelled, apart from bonusRevoked.
+            await achievements.returned(program, order.id, order.wallet_id, refund.id)
         await OrderItem.filter(order_id=order.id, item_id__in=list(request.item_ids)).update(refund_id=refund.id)
         all_back = all(item.refund_id is not None or item.item_id in request.item_ids for item in items.values())
         order.status = OrderStatus.REFUNDED if all_back else OrderStatus.PARTIALLY_REFUNDED

@@ -289,25 +289,64 @@ def tier_for(spend_365_days: Decimal, participant: ParticipantFacts) -> str | No
 
 @hookspec
 def achievements() -> list[AchievementDefinition]:
-    """The achievements this plugin defines for its programs (GA-01, GA-04).
+    """The achievements this plugin defines for its programs (GA-01, GA-04, LB-17).
 
-    Declarative: the gateway counts progress from what happens (``counts``) and
-    grants ``reward_bonus`` once on unlocking, like a gift (GA-02, LB-14).
+    Declarative: the gateway counts each participant's progress from the facts it
+    keeps, unlocks an achievement once its count reaches ``goal`` and credits
+    ``reward_bonus`` once, as an ACHIEVEMENT entry, like a gift (GA-02, LB-14). Nothing
+    is counted up as it happens, so progress never drifts: a returned purchase stops
+    counting at once (GA-03), and an achievement, once unlocked, stays unlocked.
 
-    :return: a list of ``AchievementDefinition(id, title, goal, counts,
-        reward_bonus, description)``; ids unique within the program.
+    :return: a list of ``AchievementDefinition``:
 
-    Combining: the lists of every plugin are joined.
+        - ``id`` (1..64 characters, unique within the program), ``title``,
+          ``description`` (None: none shown), ``goal`` (at least 1);
+        - ``counts``, what is counted: ``"purchase_paid"`` (paid purchases with a
+          ticket not returned), ``"event_attended"`` (distinct events the participant
+          holds a paid, unreturned ticket to), ``"category"`` (distinct categories of
+          those events), ``"referral_rewarded"`` (the participant's rewarded referrals,
+          RF-02) or ``"custom"``, the plugin's own counter: then ``count`` is a pure
+          function of ``loyalty.facts.AchievementFacts`` (the participant's paid,
+          unreturned purchases in the program as ``OrderFacts`` holding only the items
+          not returned, and their rewarded referrals) answering a whole number >= 0;
+        - ``window_days``: None counts all time, N only the last N days (by when the
+          order was paid or the referral rewarded);
+        - ``reward_bonus`` (0: a badge, no bonuses) and ``reward_valid_days`` (None: the
+          program's validity after activation, LB-04).
 
-    Failure: a raising plugin fails the read or job that asked, unless optional,
-    when its achievements are left out.
+        Only purchases paid as a member count. A reward unlocked by a payment is
+        pending until that purchase's (earliest) event starts (LB-03); if a ticket of
+        the purchase is returned before then, the reward is cancelled (a REVOKE entry of
+        rule GA-03) and the achievement stays unlocked without a second reward. A reward
+        unlocked by a rewarded referral is active at once. Erased, blocked and not yet
+        verified participants unlock nothing. The ACHIEVEMENT entry's ``rule`` is the
+        achievement's id.
 
-    Example: *First ticket*, 50 bonuses for the first paid purchase::
+    Combining: the lists of every plugin are joined. Start-up refuses definitions
+    that cannot work (an id twice, an unknown ``counts``, a goal below 1, ``count``
+    given without ``counts="custom"`` or missing with it), naming the plugin.
+
+    Called wherever achievements matter: every payment and referral payout in the
+    program, and the participant's ``achievements`` read; ``count`` is called there too,
+    so keep both quick (no I/O).
+
+    Failure: a raising plugin (or ``count``) refuses the payment, payout or read that
+    asked (UNAVAILABLE), unless optional, when its achievements are left out.
+
+    Example: *First ticket*, 50 bonuses for the first paid purchase, and a partner's
+    own counter, 3 tickets bought in the app within 30 days::
 
         @hookimpl
         def achievements(self):
-            return [AchievementDefinition(id="first-ticket", title="First ticket", goal=1,
-                                          counts="purchase_paid", reward_bonus=50)]
+            def app_tickets(facts):
+                return sum(len(p.tickets) for p in facts.purchases if p.channel is Channel.APP)
+
+            return [
+                AchievementDefinition(id="first-ticket", title="First ticket", goal=1,
+                                      counts="purchase_paid", reward_bonus=50),
+                AchievementDefinition(id="acme-app-fan", title="App fan", goal=3, counts="custom",
+                                      count=app_tickets, window_days=30, reward_bonus=150),
+            ]
     """
     raise NotImplementedError
 

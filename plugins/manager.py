@@ -20,7 +20,8 @@ from typing import Any
 import pluggy
 from pydantic import BaseModel, ValidationError
 
-from loyalty.errors import Undelivered
+from loyalty import achievements
+from loyalty.errors import PluginFailure, Undelivered
 from loyalty.programs import Catalog, Program
 from plugins import failures, hookspecs
 from plugins.config import ConfigError, PluginConfig, load
@@ -29,6 +30,7 @@ from plugins.policy import HOOKS, Guard, Hook, guarded
 ENTRY_POINT_GROUP = "loyalty.plugins"
 
 BUILTIN = {
+    "achievements": "plugins.builtin.achievements:Achievements",
     "live_brighter": "plugins.builtin.live_brighter:LiveBrighter",
     "mgt_plus": "plugins.builtin.mgt_plus:MgtPlus",
     "tkt_ge": "plugins.builtin.tkt_ge:TktGe",
@@ -234,4 +236,18 @@ def build(path: str | Path) -> PluginHost:
         )
         for program_id, program in config.programs.items()
     ]
-    return PluginHost(enabled, programs)
+    host = PluginHost(enabled, programs)
+    check_achievements(host.catalog, path)
+    return host
+
+
+def check_achievements(catalog: Catalog, path: str | Path) -> None:
+    """GA-01 at start-up: every program's achievement definitions usable (unique ids, a known
+    `counts`, a goal of at least 1, ...); ConfigError naming the plugin and the achievement."""
+    for program in catalog:
+        try:
+            achievements.check(program)
+        except achievements.InvalidAchievement as error:
+            raise ConfigError(f"{path}: {error}") from None
+        except PluginFailure as error:
+            raise ConfigError(f"{path}: plugin {error.plugin!r} failed in achievements at start-up") from None

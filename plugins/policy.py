@@ -12,7 +12,8 @@ the plugin's hook implementations wrapped so that pluggy, calling it, applies PL
 - a plugin's own wrappers (``wrapper=True``, old-style ``hookwrapper=True``) are
   guarded the same way: a raising optional wrapper is as if it were not there;
 - hooks that answer nothing (``notify``) run after commit: failures are logged, never raised;
-- every `Credit` a plugin answers is stamped with the plugin's name (PL-04).
+- every `Credit` and `AchievementDefinition` a plugin answers is stamped with the plugin's
+  name (PL-04).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 import pluggy
 
 from loyalty.errors import PluginFailure
-from loyalty.facts import Credit
+from loyalty.facts import AchievementDefinition, Credit
 from plugins import failures, hookspecs
 
 log = logging.getLogger("loyalty.plugins")
@@ -99,10 +100,11 @@ def _name(annotation: Any) -> str:
 
 
 def _stamped(value: Any, plugin: str, override: bool) -> Any:
-    """`value` with lists as lists (a tuple answer is fine) and its credits stamped with `plugin`."""
+    """`value` with lists as lists (a tuple answer is fine) and its credits and achievements
+    stamped with `plugin`."""
     if isinstance(value, list | tuple):
         return [_stamped(item, plugin, override) for item in value]
-    if isinstance(value, Credit) and (override or value.plugin is None):
+    if isinstance(value, Credit | AchievementDefinition) and (override or value.plugin is None):
         return replace(value, plugin=plugin)
     return value
 

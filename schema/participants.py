@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 import strawberry
 
-from loyalty import erasure, ledger, participants, referrals
+from loyalty import achievements, erasure, ledger, participants, referrals
 from loyalty.access import Caller, Role, require, visible_programs
 from loyalty.enums import standing
 from loyalty.errors import BadInput
@@ -137,15 +137,31 @@ class ReferralSummary:
     friends: list[ReferredFriend]
 
 
-@strawberry.type
+@strawberry.type(description="An achievement and the participant's progress towards it (GA-01, GA-02).")
 class Achievement:
     id: strawberry.ID
     title: str
     description: str | None
-    progress: int
+    progress: int = strawberry.field(
+        description="Counted so far, 0..goal; returned purchases no longer count while it is locked (GA-03)."
+    )
     goal: int
-    unlocked_at: datetime | None
-    reward_bonus: int
+    unlocked_at: datetime | None = strawberry.field(
+        description="When it unlocked; null while locked. Set once (GA-02)."
+    )
+    reward_bonus: int = strawberry.field(description="Bonuses granted once on unlocking, like a gift (GA-01, LB-14).")
+
+    @classmethod
+    def of(cls, found: achievements.Standing) -> Achievement:
+        return cls(
+            id=strawberry.ID(found.id),
+            title=found.title,
+            description=found.description,
+            progress=found.progress,
+            goal=found.goal,
+            unlocked_at=found.unlocked_at,
+            reward_bonus=found.reward_bonus,
+        )
 
 
 @strawberry.type(description="A person known to the gateway: a customer who has joined at least one program.")
@@ -209,9 +225,14 @@ class Participant:
             ],
         )
 
-    @strawberry.field(description="Achievements defined for programId (GA-01); empty where none are.")
-    def achievements(self, program_id: strawberry.ID) -> list[Achievement]:
-        return []  # No configured plugin defines achievements yet.
+    @strawberry.field(
+        description="Every achievement defined for programId (GA-01, GA-04), locked and unlocked; empty where none are or the participant has not joined it."
+    )
+    async def achievements(self, info: Info, program_id: strawberry.ID) -> list[Achievement]:
+        if program_id not in info.context.catalog or (self._programs is not None and program_id not in self._programs):
+            return []
+        found = await achievements.standing(info.context.catalog.get(program_id), self._row)
+        return [Achievement.of(a) for a in found]
 
 
 @strawberry.type

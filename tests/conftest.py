@@ -74,8 +74,13 @@ async def orm(database_url: str) -> AsyncIterator[str]:
 
 @pytest.fixture(scope="session")
 def host() -> PluginHost:
-    """The plugins of the repository's plugins.toml."""
-    return build(ROOT / "plugins.toml")
+    """The plugins of the repository's plugins.toml, its built-in achievements left out.
+
+    The achievements (GA-04) reward every first purchase, so the tests of the other rules
+    run without them, and tests/test_rules_ga.py, the ledger state machine and the tests
+    that go through the whole app (tests.gql.Client) run with them (`achieving`).
+    """
+    return scenario.plugin_host()
 
 
 @pytest.fixture
@@ -83,15 +88,29 @@ def catalog(host: PluginHost) -> Catalog:
     return host.catalog
 
 
+@pytest.fixture(scope="session")
+def achieving_host() -> PluginHost:
+    """The plugins of the repository's plugins.toml, exactly."""
+    return build(ROOT / "plugins.toml")
+
+
+@pytest.fixture
+def achieving(achieving_host: PluginHost) -> Catalog:
+    """The catalog of plugins.toml with its built-in achievements (GA-04)."""
+    return achieving_host.catalog
+
+
 @pytest.fixture
 def with_plugins() -> Callable[..., Catalog]:
     """Register inline plugins for one test: `with_plugins(("name", instance, programs, optional), ...)`.
 
-    Returns the catalog of the repository's plugins.toml with those plugins added.
+    Returns the catalog of the repository's plugins.toml with those plugins added (its
+    built-in achievements only with `achievements=True`).
     """
 
     def register(
         *plugins: tuple[str, object] | tuple[str, object, tuple[str, ...]] | tuple[str, object, tuple[str, ...], bool],
+        achievements: bool = False,
     ) -> Catalog:
         enabled = []
         for spec in plugins:
@@ -99,7 +118,7 @@ def with_plugins() -> Callable[..., Catalog]:
             programs = rest[0] if rest else (scenario.PROGRAM,)
             optional = rest[1] if len(rest) > 1 else False
             enabled.append(scenario.enabled(name, instance, programs=programs, optional=optional))
-        return scenario.plugin_host(*enabled).catalog
+        return scenario.plugin_host(*enabled, achievements=achievements).catalog
 
     return register
 

@@ -189,14 +189,22 @@ def enabled(name: str, instance: object, programs: tuple[str, ...] = (PROGRAM,),
     return Enabled(name=name, instance=instance, config=PluginConfig(programs=list(programs), optional=optional))
 
 
-def plugin_host(*plugins: Enabled, extra_programs: tuple[Program, ...] = (), **program_changes: Any) -> PluginHost:
+# The built-in achievements of plugins.toml (GA-04): they reward every first purchase, so the
+# tests of the other rules leave them out and the tests of GA (and end to end) keep them.
+ACHIEVEMENTS = "achievements"
+
+
+def plugin_host(
+    *plugins: Enabled, extra_programs: tuple[Program, ...] = (), achievements: bool = False, **program_changes: Any
+) -> PluginHost:
     """The repository's plugins.toml with `plugins` added (or replacing those of the same name).
 
+    The built-in achievements are left out unless `achievements` (GA tests keep them).
     `program_changes` change every configured program's fields (e.g. a new rules_version, LB-19);
     `extra_programs` are configured after them.
     """
     base = build(PLUGINS_TOML)
-    by_name = {plugin.name: plugin for plugin in base.enabled.values()}
+    by_name = {plugin.name: plugin for plugin in base.enabled.values() if achievements or plugin.name != ACHIEVEMENTS}
     by_name.update({plugin.name: plugin for plugin in plugins})
     programs = [replace(program, **program_changes) for program in base.catalog]
     return PluginHost(enabled=list(by_name.values()), programs=[*programs, *extra_programs])

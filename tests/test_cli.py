@@ -231,7 +231,8 @@ async def _wallet(customer_id: str, program_id: str) -> Wallet:
     return await Wallet.get(participant__customer_id=customer_id, program_id=program_id)
 
 
-async def test_demo_loader_gives_the_wallets_and_balances_it_promises(catalog):
+async def test_demo_loader_gives_the_wallets_and_balances_it_promises(achieving):
+    catalog = achieving  # plugins.toml as `loyalty demo` runs it, achievements included (GA-04)
     loaded = await demo.load(catalog, scenario.ERASURE_KEY)
     program = loaded.program_id
     assert program == "live-brighter"
@@ -246,10 +247,11 @@ async def test_demo_loader_gives_the_wallets_and_balances_it_promises(catalog):
         WalletStatus.ACTIVE,
         WalletStatus.PENDING,
     ]
-    # Alice: 1,500 (concert, started) - 1,000 spent at the cinema; 1,400 theatre + 150 cinema pending.
-    assert await ledger.balance(alice.id) == ledger.Balance(active=500, pending=1550)
-    # Bob: 400 (concert) + 250 welcome adjustment active; 400 (sport) pending.
-    assert await ledger.balance(bob.id) == ledger.Balance(active=650, pending=400)
+    # Alice: 1,500 (concert, started) - 1,000 spent at the cinema + First ticket's 100 active;
+    # 1,400 theatre + 150 cinema + Explorer's 200 (her third category, waiting for the cinema) pending.
+    assert await ledger.balance(alice.id) == ledger.Balance(active=600, pending=1750)
+    # Bob: 400 (concert) + 250 welcome adjustment + First ticket's 100 active; 400 (sport) pending.
+    assert await ledger.balance(bob.id) == ledger.Balance(active=750, pending=400)
     # Carol: no verified contact, nothing earned (LB-01).
     assert await ledger.balance(carol.id) == ledger.Balance()
     # Alice has a wallet in every configured program.
@@ -268,16 +270,16 @@ async def test_demo_loader_gives_the_wallets_and_balances_it_promises(catalog):
     burns = await ledger.next_burns([alice.id, bob.id, carol.id])
     assert burns[bob.id] is not None and burns[bob.id].amount == 250
     assert burns[bob.id].at == clock.now() + timedelta(days=30)
-    assert burns[alice.id] is not None and burns[alice.id].amount == 500
+    assert burns[alice.id] is not None and burns[alice.id].amount == 600  # 500 left of 1,500, and 100
     assert burns[carol.id] is None
 
     history = await ledger.history(alice.id, first=10)
     kinds = sorted(entry.kind for entry in history.entries)
-    assert kinds == sorted([EntryKind.ACCRUAL] * 3 + [EntryKind.SPEND])
+    assert kinds == sorted([EntryKind.ACCRUAL] * 3 + [EntryKind.SPEND] + [EntryKind.ACHIEVEMENT] * 2)
 
     # The show goes on: 14 days later the theatre and cinema bonuses are active too.
     clock.advance(timedelta(days=14, minutes=1))
-    assert await ledger.balance(alice.id) == ledger.Balance(active=2050, pending=0)
+    assert await ledger.balance(alice.id) == ledger.Balance(active=2350, pending=0)
 
 
 def test_demo_tokens_cover_every_role_and_the_program_owner(host):

@@ -140,7 +140,7 @@ async def test_lb16_pseudonym_is_keyed_with_the_settings_secret(gql):
 async def test_lb16_me_after_erasure_is_erased_with_no_personal_data(gql):
     await joined(gql, "ann", displayName="Ann Lee", birthDate="1990-05-17")
     await event(gql, "e1", timedelta(hours=-1))
-    await bought(gql, "o1", "ann")  # 10,000 x 5 % = 500 active
+    await bought(gql, "o1", "ann")  # 10,000 x 5 % = 500 active, and First ticket's 100 (GA-04)
     erased = await gql.op("RequestErasure", token=participant_token("ann"))
     pseudonym = erased["data"]["requestErasure"]["participant"]["id"]
     me = await gql(ME, token=participant_token("ann"))
@@ -151,7 +151,7 @@ async def test_lb16_me_after_erasure_is_erased_with_no_personal_data(gql):
                 "status": "ERASED",
                 "displayName": None,
                 "marketingConsent": False,
-                "wallets": [{"program": {"id": PROGRAM}, "status": "BLOCKED", "active": 500, "pending": 0, "debt": 0}],
+                "wallets": [{"program": {"id": PROGRAM}, "status": "BLOCKED", "active": 600, "pending": 0, "debt": 0}],
             }
         }
     }
@@ -160,7 +160,7 @@ async def test_lb16_me_after_erasure_is_erased_with_no_personal_data(gql):
     assert (row.email, row.phone, row.display_name, row.birth_date) == (None, None, None, None)
     # The mobile flow's other reads answer the erased participant, and writes are refused (LB-16)
     history = await gql.op("BonusHistory", {"programId": PROGRAM, "first": 5}, participant_token("ann"))
-    assert [edge["node"]["amount"] for edge in history["data"]["me"]["wallet"]["history"]["edges"]] == [500]
+    assert [edge["node"]["amount"] for edge in history["data"]["me"]["wallet"]["history"]["edges"]] == [100, 500]
     profile = await gql.op("UpdateProfile", {"input": {"displayName": "Ann"}}, participant_token("ann"))
     assert (error_code(profile), profile["errors"][0]["extensions"].get("rule")) == ("RULE", "LB-16")
     rejoin = await gql.op("JoinProgram", join_input(), participant_token("ann"))

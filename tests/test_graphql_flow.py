@@ -74,15 +74,22 @@ async def test_lb02_lb05_flow_through_the_contract_documents(gql):
     assert paid["data"]["payOrder"]["order"] == {"id": "o1", "status": "PAID", "bonusSpent": 0, "bonusAccrued": 500}
     wallets = await gql.op("Wallets", token=alice)
     wallet = wallets["data"]["me"]["wallets"][0]
-    assert (wallet["active"], wallet["pending"], wallet["debt"], wallet["nextBurn"]) == (0, 500, 0, None)
+    # The first purchase also unlocks First ticket (GA-04): 100 more, waiting for e1 too (GA-03)
+    assert (wallet["active"], wallet["pending"], wallet["debt"], wallet["nextBurn"]) == (0, 600, 0, None)
     clock.advance(timedelta(days=2))
     wallets = await gql.op("Wallets", token=alice)
     wallet = wallets["data"]["me"]["wallets"][0]
-    assert (wallet["active"], wallet["pending"]) == (500, 0)
-    assert wallet["nextBurn"]["amount"] == 500
+    assert (wallet["active"], wallet["pending"]) == (600, 0)
+    assert wallet["nextBurn"]["amount"] == 600
     history = await gql.op("BonusHistory", {"programId": "live-brighter", "first": 10}, alice)
-    node = history["data"]["me"]["wallet"]["history"]["edges"][0]["node"]
-    assert (node["kind"], node["amount"], node["orderId"], node["rule"]) == ("ACCRUAL", 500, "o1", "LB-02")
+    nodes = [edge["node"] for edge in history["data"]["me"]["wallet"]["history"]["edges"]]
+    assert [(n["kind"], n["amount"], n["orderId"], n["rule"]) for n in nodes] == [
+        ("ACHIEVEMENT", 100, "o1", "first-ticket"),
+        ("ACCRUAL", 500, "o1", "LB-02"),
+    ]
+    found = await gql.op("MyAchievements", {"programId": "live-brighter"}, alice)
+    unlocked = [(a["id"], a["progress"], a["goal"]) for a in found["data"]["me"]["achievements"] if a["unlockedAt"]]
+    assert unlocked == [("first-ticket", 1, 1)]
 
 
 async def test_errors_carry_contract_codes(gql):

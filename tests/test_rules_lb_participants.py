@@ -7,13 +7,12 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from tortoise.transactions import in_transaction
 
 from loyalty import erasure, ledger, orders, participants
 from loyalty.enums import EntryKind, ParticipantStatus, WalletStatus
 from loyalty.errors import BadInput, RuleViolation
 from loyalty.facts import Credit, OrderFacts, ParticipantFacts
-from loyalty.ledger.balances import Balance, BurnForecast
+from loyalty.ledger.balances import Balance
 from loyalty.models import Order, Participant, StatusChange, Wallet
 from loyalty.money import percent_down
 from loyalty.participants import JoinRequest, ProfileChange
@@ -164,34 +163,7 @@ async def test_lb16_erasure_is_irreversible(catalog):
 
 
 # ---------------------------------------------------------------- LB-17 gamification rewards
-
-
-async def test_lb17_achievement_reward_is_a_ledger_credit_that_burns_like_others(catalog):
-    # Gamification itself (GA) is not built yet: this proves the ledger mechanics its rewards use.
-    wallet = await scenario.join(catalog, "c1")
-    async with in_transaction():
-        locked = await ledger.lock_wallet(wallet.id)
-        await ledger.credit(
-            locked,
-            kind=EntryKind.ACHIEVEMENT,
-            amount=150,
-            rule="first-ticket",
-            rules_version="2021-1",
-            activates_at=START,
-            expires_at=START + DAYS_90,
-        )
-    assert await ledger.balance(wallet.id) == Balance(active=150)
-    await scenario.event("e1", "concert")
-    await scenario.buy(catalog, "o1", "c1", ticket("t1", "e1", "1000"), spend=100)  # cap 300
-    assert (await ledger.next_burns([wallet.id]))[wallet.id] == BurnForecast(at=START + DAYS_90, amount=50)
-    scenario.until(START + DAYS_90)
-    assert await ledger.burn_expired() == 1
-    assert await scenario.entry_rows(wallet.id, "kind", "amount", "rule") == [
-        (EntryKind.ACHIEVEMENT, 150, "first-ticket"),
-        (EntryKind.SPEND, -100, "LB-08"),
-        (EntryKind.ACCRUAL, 45, "LB-02"),  # 1,000 - 100 = 900 x 5 % = 45
-        (EntryKind.BURN, -50, "LB-04"),
-    ]
+# Achievements and their rewards: tests/test_rules_ga.py (GA-01..GA-04, LB-17).
 
 
 # ---------------------------------------------------------------- LB-18 partners' promotions

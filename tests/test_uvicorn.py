@@ -183,7 +183,7 @@ def test_loyalty_demo_serves_what_it_promises(tmp_path):
             assert not body.get("errors"), body
             wallets = {w["program"]["id"]: w for w in body["data"]["me"]["wallets"]}
             assert body["data"]["me"]["id"] == "demo-alice"
-            assert (wallets["live-brighter"]["active"], wallets["live-brighter"]["pending"]) == (500, 1550)
+            assert (wallets["live-brighter"]["active"], wallets["live-brighter"]["pending"]) == (600, 1750)
             assert http.get("/graphql", headers={"Accept": "text/html"}).status_code == 200  # GraphiQL
     finally:
         stop(server)

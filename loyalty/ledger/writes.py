@@ -224,8 +224,12 @@ async def revoke_order(
     rules_version: str,
     refund_id: int | None,
     description: str,
+    pending_only: bool = False,
 ) -> Revocation:
     """Cancel every bonus the order credited in this wallet, spent or not (LB-09).
+
+    `pending_only`: only the lots not active yet (GA-03: a reward cancelled only while it
+    waits for its event).
 
     What is still in the lots leaves them; the part already spent is returned as
     `spent` for the caller to withhold from money or owe as debt (LB-10). Bonuses
@@ -239,12 +243,14 @@ async def revoke_order(
     # first is seen in both, one still running waits or skips, never counted twice.
     marks = ", ".join(f"${n + 3}" for n in range(len(kinds)))
     lock = " FOR UPDATE" if sql.is_postgres() else ""
+    pending = f" AND activates_at > ${len(kinds) + 3}" if pending_only else ""
     lots = await sql.fetch(
         f"SELECT id, amount, remaining, expires_at FROM lot WHERE wallet_id = $1 AND order_id = $2"
-        f" AND kind IN ({marks}) ORDER BY id{lock}",
+        f" AND kind IN ({marks}){pending} ORDER BY id{lock}",
         wallet.id,
         order_id,
         *[kind.value for kind in kinds],
+        *([now] if pending_only else []),
     )
     if not lots:
         return Revocation(revoked=0, spent=0)

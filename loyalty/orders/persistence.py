@@ -13,7 +13,7 @@ from datetime import datetime
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from loyalty import clock, ledger, participants, promo_codes, referrals
+from loyalty import achievements, clock, ledger, participants, promo_codes, referrals
 from loyalty.enums import EntryKind, OrderStatus, WalletStatus, standing
 from loyalty.errors import BadInput, Conflict, NotFound, RuleViolation
 from loyalty.facts import Credit, Notification, OrderFacts
@@ -205,6 +205,8 @@ async def pay_order(catalog: Catalog, order_id: str) -> Order:
         order.paid_at = clock.now()
         order.bonus_accrued = accrued
         await order.save(update_fields=["status", "paid_at", "bonus_accrued", "wallet_id"])
+        # GA-02: what the payment completes unlocks in its transaction (nothing where none are defined).
+        await achievements.on_order_paid(program, order.id, wallet, participant)
     program.rules.notify(
         Notification(
             kind="order_paid",

@@ -13,10 +13,11 @@ from datetime import datetime, timedelta
 
 from tortoise.transactions import in_transaction
 
-from loyalty import clock, ledger, notifications, sql
+from loyalty import achievements, clock, ledger, notifications, sql
 from loyalty.enums import EntryKind, NotificationKind, ReferralStatus, WalletStatus
 from loyalty.facts import ReferralTerms
 from loyalty.models import Event, OrderItem, Participant, Wallet
+from loyalty.programs import Program
 from loyalty.referrals.models import Referral
 
 REFERRER_NOTE = "bonuses for a friend's first purchase through your link"
@@ -54,14 +55,16 @@ async def pay_out(
     referral: Referral,
     terms: ReferralTerms,
     *,
-    rules_version: str,
+    program: Program,
     window: RewardWindow,
     friend_wallet: Wallet | None,
     referrer_wallet: Wallet | None,
 ) -> None:
-    """Credit the referrer (when `referrer_wallet` is given: REWARDED) and the friend, or owe the
-    friend until the join window ends. The caller holds both wallets' locks."""
+    """Credit the referrer (when `referrer_wallet` is given: REWARDED, which may unlock the
+    referrer's achievements, GA-02) and the friend, or owe the friend until the join window
+    ends. The caller holds both wallets' locks."""
     now = clock.now()
+    rules_version = program.rules_version
     referral.rules_version = rules_version
     referral.reward_activates_at, referral.reward_expires_at = window.activates, window.expires
     if referrer_wallet is not None:
@@ -87,6 +90,9 @@ async def pay_out(
     else:
         referral.friend_due_until = now + terms.join_window
     await referral.save()
+    if referrer_wallet is not None:
+        # Ambassador (GA-04): in the payout's transaction, active at once (GA-03 Decision).
+        await achievements.on_referral_rewarded(program, referrer_wallet)
 
 
 async def _credit_friend(referral: Referral, wallet: Wallet, window: RewardWindow) -> None:

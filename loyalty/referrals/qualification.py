@@ -52,7 +52,7 @@ async def on_order_paid(
         await payout.pay_out(
             referral,
             terms,
-            rules_version=program.rules_version,
+            program=program,
             window=window,
             friend_wallet=friend_wallet,
             referrer_wallet=None,
@@ -64,7 +64,7 @@ async def on_order_paid(
         await payout.pay_out(
             referral,
             terms,
-            rules_version=program.rules_version,
+            program=program,
             window=window,
             friend_wallet=friend_wallet,
             referrer_wallet=None,
@@ -88,7 +88,7 @@ async def on_order_paid(
     await payout.pay_out(
         referral,
         terms,
-        rules_version=program.rules_version,
+        program=program,
         window=window,
         friend_wallet=friend_wallet,
         referrer_wallet=await ledger.lock_wallet(referrer_wallet.id),

@@ -108,7 +108,7 @@ async def decide(catalog: Catalog, referral_id: int, *, approve: bool, note: str
         await payout.pay_out(
             referral,
             terms,
-            rules_version=program.rules_version,
+            program=program,
             window=await payout.reward_window(order.id, program.validity),
             friend_wallet=friend_wallet,
             referrer_wallet=await ledger.lock_wallet(referrer_wallet.id),

@@ -8,7 +8,7 @@ from decimal import Decimal
 from partner_example import PartnerRules
 
 from loyalty.enums import Channel, ItemKind
-from loyalty.facts import EventFacts, ItemFacts, OrderFacts
+from loyalty.facts import AchievementFacts, EventFacts, ItemFacts, OrderFacts
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
 RULES = PartnerRules(
@@ -53,3 +53,21 @@ def test_five_percent_more_in_the_app_on_the_money_paid():
     credits = RULES.accrual_credits(order(ticket(OURS, "10000.00", bonus_share=1000), channel=Channel.APP, days=8))
     # outside the window; in the app: 5 % of 10,000 - 1,000 bonuses spent = 450
     assert [(c.rule, c.amount) for c in credits] == [("partner-app-5", 450)]
+
+
+def test_acme_fan_counts_our_distinct_events():
+    (fan,) = RULES.achievements()
+    assert (fan.id, fan.counts, fan.goal, fan.reward_bonus) == ("acme-fan", "custom", 3, 300)
+    again = EventFacts(id="e3", title="Acme 2", category="theatre", starts_at=OURS.starts_at, organizer_id="acme")
+    facts = AchievementFacts(
+        participant_id="alice",
+        purchases=(
+            order(ticket(OURS, "100.00"), ticket(OURS, "100.00"), ticket(THEIRS, "100.00")),
+            order(ticket(again, "100.00")),
+        ),
+        referrals_rewarded=0,
+        now=START,
+    )
+    assert fan.count is not None
+    # e1 twice counts once, e2 is the other organizer's: e1 and e3
+    assert fan.count(facts) == 2

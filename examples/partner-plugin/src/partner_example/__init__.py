@@ -6,10 +6,15 @@ program itself accrues:
 - ``partner-double``: orders placed inside a promotion window earn the program's rate
   once more on the partner's events, so the bonuses double;
 - ``partner-app-5``: orders placed in the mobile app earn 5 % more of the money paid
-  for the partner's tickets.
+  for the partner's tickets;
+
+and one achievement with a counter of its own (GA-01, ``counts="custom"``):
+
+- ``acme-fan``: tickets to 3 different events of the partner's (returned ones do not
+  count), 300 bonuses once.
 
 Everything the rules need arrives as plain data (``loyalty.facts``); they return
-``Credit`` objects and never touch the database.
+``Credit`` and ``AchievementDefinition`` objects and never touch the database.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from decimal import Decimal
 from pydantic import BaseModel, Field, model_validator
 
 from loyalty.enums import Channel
-from loyalty.facts import Credit, OrderFacts
+from loyalty.facts import AchievementDefinition, AchievementFacts, Credit, OrderFacts
 from loyalty.money import percent_down
 from plugins.hookspecs import hookimpl
 
@@ -39,6 +44,8 @@ class PartnerRules:
         window_end: datetime
         double_percent: Decimal = Field(default=Decimal(5), ge=0, le=100)  # the program's own rate
         app_percent: Decimal = Field(default=Decimal(5), ge=0, le=100)
+        fan_goal: int = Field(default=3, ge=1)  # acme-fan: this many of our events
+        fan_reward: int = Field(default=300, ge=0)
 
         @model_validator(mode="after")
         def _window(self) -> PartnerRules.Settings:
@@ -81,3 +88,29 @@ class PartnerRules:
                     )
                 )
         return credits
+
+    def our_events(self, facts: AchievementFacts) -> int:
+        """acme-fan's counter: distinct events of ours the participant holds a ticket to."""
+        return len(
+            {
+                ticket.event.id
+                for purchase in facts.purchases
+                for ticket in purchase.tickets
+                if ticket.event.organizer_id == self.settings.organizer_id
+            }
+        )
+
+    @hookimpl
+    def achievements(self) -> list[AchievementDefinition]:
+        """GA-01: an achievement of the partner's own, counted by `our_events`."""
+        return [
+            AchievementDefinition(
+                id="acme-fan",
+                title="Acme fan",
+                description=f"Tickets to {self.settings.fan_goal} different Acme events",
+                goal=self.settings.fan_goal,
+                counts="custom",
+                count=self.our_events,
+                reward_bonus=self.settings.fan_reward,
+            )
+        ]
