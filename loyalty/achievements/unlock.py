@@ -99,10 +99,11 @@ async def _unlock(
     for definition in reached:
         # Tied to the purchase (GA-03) unless it counts another kind of fact.
         tied = window if definition.counts != REFERRAL_REWARDED else None
-        claimed = await sql.execute(
+        # RETURNING says whether this call wrote the row (asyncpg's INSERT status is not a row count).
+        claimed = await sql.fetch(
             "INSERT INTO achievement_unlock (participant_id, program_id, achievement_id, wallet_id,"
             " unlocked_at, order_id, reward) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-            " ON CONFLICT (participant_id, program_id, achievement_id) DO NOTHING",
+            " ON CONFLICT (participant_id, program_id, achievement_id) DO NOTHING RETURNING id",
             participant.id,
             program.id,
             definition.id,
@@ -128,9 +129,7 @@ async def _unlock(
                 description=f"achievement unlocked: {definition.title}",
                 plugin=definition.plugin,
             )
-            await AchievementUnlock.filter(
-                participant_id=participant.id, program_id=program.id, achievement_id=definition.id
-            ).update(entry_id=entry.id)
+            await AchievementUnlock.filter(id=claimed[0]["id"]).update(entry_id=entry.id)
         unlocked.append(Unlocked(definition.id, definition.reward_bonus, activates))
     return unlocked
 
