@@ -28,6 +28,15 @@ own (RF-06: the friend alone); a friend not joined gets the 500 on joining withi
 days; staff approve, reject or revoke (RF-10: spent rewards become debt); the first
 ticket refund of the qualifying order revokes both rewards (RF-09, LB-10 on each side).
 
+Achievement steps (GA-01..GA-04) follow the built-in four of plugins.toml: First ticket
+(100, a paid purchase with a ticket not returned), Regular (500, 5 distinct events paid
+within 365 days), Ambassador (300, 3 rewarded referrals), Explorer (200, 3 distinct
+categories), counted from the model's own orders and referrals of the wallet. Each
+unlocks once, only in an ACTIVE wallet, when a payment or a referral payout reaches its
+goal; a payment's reward activates with the order's earliest event (a referral's at
+once) for 90 days, pays debt first like any credit, and a ticket returned while it is
+pending cancels it (GA-03; what it paid off is owed again); what is unlocked stays so.
+
 The domain is async and the test database lives in the session's event loop, while
 hypothesis' state machines are synchronous: the machine runs in a worker thread and
 hands each coroutine to the loop with `asyncio.run_coroutine_threadsafe`.
@@ -60,7 +69,8 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from loyalty import adjustments, clock, events, ledger, orders, participants, referrals, refunds
+from loyalty import achievements, adjustments, clock, events, ledger, orders, participants, referrals, refunds
+from loyalty.achievements.models import AchievementUnlock
 from loyalty.enums import Channel, ItemKind, RefundReason
 from loyalty.errors import BadInput, Conflict, DomainError, NotFound, RuleViolation
 from loyalty.models import Draw, Entry, Event, Lot, Order, OrderItem, Participant, Refund, StatusChange, Wallet
@@ -83,6 +93,13 @@ VALIDITY = timedelta(days=90)
 FRIEND_BONUS, REFERRER_BONUS, MIN_PURCHASE = 500, 200, Decimal(3500)
 MONTHLY_THRESHOLD, FRAUD_LIMIT, JOIN_WINDOW = 20, 3, timedelta(days=30)
 FRIENDS = ["c0", "c1", "c2", "f0", "f1"]  # f0, f1 have not joined (RF-02 Decision)
+# [plugins.achievements.settings]: (id, what it counts, goal, window in days, reward), GA-04
+ACHIEVEMENTS = (
+    ("first-ticket", "purchases", 1, None, 100),
+    ("regular", "events", 5, 365, 500),
+    ("ambassador", "referrals", 3, None, 300),
+    ("explorer", "categories", 3, None, 200),
+)
 
 EXAMPLES = int(os.environ.get("LOYALTY_HYPOTHESIS_EXAMPLES", "60"))
 STEPS = int(os.environ.get("LOYALTY_HYPOTHESIS_STEPS", "30"))
@@ -142,6 +159,7 @@ class MLot:
     event: str | None = None
     burned: int = 0
     referral: bool = False  # a REFERRAL lot (RF-02); the others are accruals, gifts, adjustments
+    achievement: bool = False  # an ACHIEVEMENT lot (GA-02)
 
     def active(self, now: datetime) -> bool:
         return self.activates <= now < self.expires
@@ -189,6 +207,7 @@ class MOrder:
     revoked: bool = False
     keys: dict[str, int] = field(default_factory=dict)
     debt: int = 0  # what the purchase still owes after its accruals were revoked (LB-10)
+    paid_at: datetime | None = None
 
 
 @dataclass
@@ -227,6 +246,7 @@ class Model:
         self.orders: dict[str, MOrder] = {}
         self.referrals: dict[str, MReferral] = {}
         self.excluded: set[str] = set()  # referrers whose code no longer attributes (RF-10)
+        self.unlocked: dict[str, set[str]] = {}  # each customer's achievements, unlocked once (GA-02)
 
     # -- reading --------------------------------------------------------------
 
@@ -272,7 +292,11 @@ class Model:
 
     def used_accruals(self, order: MOrder) -> int:
         """How much of the order's accruals left their lots (spent, held, paid debt off)."""
-        return sum(lot.amount - lot.remaining - lot.burned for lot in self.lots if lot.order_id == order.id)
+        return sum(
+            lot.amount - lot.remaining - lot.burned
+            for lot in self.lots
+            if lot.order_id == order.id and not lot.achievement
+        )
 
     def spend_limit(self, customer: str, total: Decimal) -> tuple[int, int]:
         """(most bonusToSpend accepted, active balance) for an order of this full value."""
@@ -295,6 +319,7 @@ class Model:
         order_id: str | None = None,
         event: str | None = None,
         referral: bool = False,
+        achievement: bool = False,
     ) -> None:
         wallet = self.wallets[customer]
         paid_off = min(wallet.debt, amount)  # LB-10: debt is paid off first
@@ -302,7 +327,19 @@ class Model:
         if paid_off:
             self.seen["model: a credit paid off debt"] += 1
         self.lots.append(
-            MLot(len(self.lots), customer, order_id, amount, amount - paid_off, activates, expires, event, 0, referral)
+            MLot(
+                len(self.lots),
+                customer,
+                order_id,
+                amount,
+                amount - paid_off,
+                activates,
+                expires,
+                event,
+                0,
+                referral,
+                achievement,
+            )
         )
 
     def draw(self, customer: str, amount: int) -> list[tuple[MLot, int]]:
@@ -366,7 +403,7 @@ class Model:
             lots = [
                 lot
                 for lot in self.lots_of(holder)
-                if lot.order_id == order.id and (reverse if lot.referral else accruals)
+                if lot.order_id == order.id and not lot.achievement and (reverse if lot.referral else accruals)
             ]
             if accruals and order.wallet is not None:
                 order.revoked = True
@@ -393,6 +430,17 @@ class Model:
             assert referral is not None
             self.seen["model: a return revoked a referral (RF-09)"] += 1
             self.close(referral, "RF-09", fraud=False)
+        if ticket and order.wallet is not None:
+            # GA-03: the rewards this purchase unlocked, cancelled while they wait for its event
+            pending = [
+                lot
+                for lot in self.lots_of(order.wallet)
+                if lot.achievement and lot.order_id == order.id and lot.activates > self.now
+            ]
+            if pending:
+                _, spent = self.revoke(order.wallet, pending)
+                self.wallets[order.wallet].debt += spent  # what it paid off is owed again (LB-10)
+                self.seen["model: a return cancelled a pending achievement reward (GA-03)"] += 1
         for item in returned:
             item.refunded = True
         order.status = REFUNDED if all(item.refunded for item in order.items) else PARTIAL
@@ -457,6 +505,65 @@ class Model:
         else:
             referral.friend_due_until = self.now + JOIN_WINDOW
             self.seen["model: a friend's bonus waits for joining"] += 1
+        if referrer:
+            self.unlock(referral.referrer, None)  # Ambassador: active at once
+
+    # -- achievements (GA) ----------------------------------------------------
+
+    def achievement_count(self, customer: str, counts: str, window_days: int | None) -> int:
+        """GA-02: the count from the facts: paid, unreturned tickets of the wallet's orders, or
+        its rewarded referrals; within the window by when paid or rewarded."""
+        since = self.now - timedelta(days=window_days) if window_days else None
+        if counts == "referrals":
+            return sum(
+                1
+                for r in self.referrals.values()
+                if r.referrer == customer
+                and r.status == "REWARDED"
+                and (since is None or (r.rewarded_at is not None and r.rewarded_at >= since))
+            )
+        held = [
+            (order, item)
+            for order in self.orders.values()
+            if order.wallet == customer
+            and order.status in (PAID, PARTIAL)
+            and (since is None or (order.paid_at is not None and order.paid_at >= since))
+            for item in order.items
+            if item.ticket and not item.refunded
+        ]
+        if counts == "purchases":
+            return len({order.id for order, _ in held})
+        if counts == "events":
+            return len({item.event for _, item in held})
+        return len({self.events[item.event][0] for _, item in held})
+
+    def unlock(self, customer: str, order: MOrder | None) -> None:
+        """GA-02: what the facts now reach unlocks once, in an ACTIVE wallet; a payment's reward
+        waits for the order's earliest event (GA-03), a referral's is active at once."""
+        wallet = self.wallets.get(customer)
+        if wallet is None or not wallet.active:
+            return
+        done = self.unlocked.setdefault(customer, set())
+        for achievement_id, counts, goal, window_days, reward in ACHIEVEMENTS:
+            if achievement_id in done or self.achievement_count(customer, counts, window_days) < goal:
+                continue
+            done.add(achievement_id)
+            if order is not None and counts != "referrals":
+                activates, expires, event_id = self.window(order)
+                self.credit(customer, reward, activates, expires, order.id, event_id, achievement=True)
+            else:
+                self.credit(customer, reward, self.now, self.now + VALIDITY, achievement=True)
+            self.seen[f"model: {achievement_id} unlocked"] += 1
+
+    def achievements(self, customer: str) -> dict[str, tuple[int, bool]]:
+        """What the participant sees: each achievement's (progress, unlocked)."""
+        done = self.unlocked.get(customer, set())
+        return {
+            achievement_id: (goal, True)
+            if achievement_id in done
+            else (min(self.achievement_count(customer, counts, window_days), goal), False)
+            for achievement_id, counts, goal, window_days, _ in ACHIEVEMENTS
+        }
 
     def qualify(self, order: MOrder) -> None:
         """RF-02..RF-08 when the attributed order is paid."""
@@ -617,7 +724,19 @@ async def snapshot() -> tuple[Any, ...]:
     """Everything a refused operation must leave as it was."""
     counts = [
         await model.all().count()
-        for model in (Participant, Wallet, Lot, Entry, Draw, Order, OrderItem, Refund, Event, StatusChange)
+        for model in (
+            Participant,
+            Wallet,
+            Lot,
+            Entry,
+            Draw,
+            Order,
+            OrderItem,
+            Refund,
+            Event,
+            StatusChange,
+            AchievementUnlock,
+        )
     ]
     return (
         counts,
@@ -641,6 +760,16 @@ async def observe(wallet_ids: list[int]) -> tuple[dict[int, ledger.Balance], dic
 async def referral_states() -> dict[str, tuple[str, str | None]]:
     """Each referral's (status, rule), by the order that made it."""
     return {row[0]: (str(row[1]), row[2]) for row in await Referral.all().values_list("order_id", "status", "rule")}
+
+
+async def achievement_states(catalog: Catalog, customers: list[str]) -> dict[str, dict[str, tuple[int, bool]]]:
+    """Each customer's achievements as they see them (GA-02): (progress, unlocked) by id."""
+    program = catalog.get(PROGRAM)
+    found = {}
+    for customer in customers:
+        seen = await achievements.standing(program, await participants.get(customer))
+        found[customer] = {a.id: (a.progress, a.unlocked_at is not None) for a in seen}
+    return found
 
 
 async def referral_id(order_id: str) -> int:
@@ -923,6 +1052,7 @@ class LedgerMachine(RuleBasedStateMachine):
         if paid is None or repeat:
             return
         order.status = PAID
+        order.paid_at = model.now
         if order.wallet is None and order.customer in model.wallets:
             order.wallet = order.customer  # joined after recording: the wallet earns
         accrued = 0
@@ -930,6 +1060,8 @@ class LedgerMachine(RuleBasedStateMachine):
             accrued = model.accrue(order)
         assert paid.bonus_accrued == accrued, (paid.bonus_accrued, accrued)
         model.qualify(order)
+        if order.wallet is not None:
+            model.unlock(order.wallet, order)  # GA-02, after the referral's payout, as the payment does
 
     @precondition(lambda self: self.model.orders)
     @rule(data=st.data(), which=WHICH)
@@ -1031,6 +1163,25 @@ class LedgerMachine(RuleBasedStateMachine):
         if key is not None:
             order.keys[key] = done.id
         outcome = self.model.refund(order, [by_id[item_id] for item_id in item_ids])
+        got = RefundOutcome(Decimal(done.money_refund), done.bonus_revoked, done.bonus_withheld, done.bonus_debt)
+        assert got == outcome, (got, outcome)
+
+    @precondition(lambda self: self.model.wallets and self.model.events)
+    @rule(data=st.data(), index=st.integers(0, 3), nominal=st.sampled_from([Decimal(1000), Decimal(20)]))
+    def buy_and_return(self, data: st.DataObject, index: int, nominal: Decimal) -> None:
+        """GA-03: a purchase paid and returned at once: what it unlocked waits for its event, so
+        the return cancels it (where the event has started, it stays); LB-09 as any return."""
+        customer = data.draw(st.sampled_from(sorted(self.model.wallets)), label="customer")
+        event_id = sorted(self.model.events)[index % len(self.model.events)]
+        order_id = f"o{self.next_order}"
+        self.record(customer, [MItem("i1", event_id, True, nominal, Decimal(0), Decimal(0))], ("none", 0), True)
+        order = self.model.orders.get(order_id)
+        if order is None or order.status != PAID:
+            return
+        request = refunds.RefundRequest(order_id, ("i1",), RefundReason.CUSTOMER, None)
+        done = self.attempt("refund", lambda: refunds.refund_items(self.catalog, request), None)
+        assert done is not None
+        outcome = self.model.refund(order, list(order.items))
         got = RefundOutcome(Decimal(done.money_refund), done.bonus_revoked, done.bonus_withheld, done.bonus_debt)
         assert got == outcome, (got, outcome)
 
@@ -1150,13 +1301,17 @@ class LedgerMachine(RuleBasedStateMachine):
         assert statuses == {o.id: o.status for o in self.model.orders.values()}
         found = self.call(referral_states())
         assert found == {r.order_id: (r.status, r.rule) for r in self.model.referrals.values()}, found
+        seen = self.call(achievement_states(self.catalog, sorted(wallets)))
+        expected = {customer: self.model.achievements(customer) for customer in sorted(wallets)}
+        assert seen == expected, (seen, expected)
         for lot in self.model.lots:
             assert 0 <= lot.remaining <= lot.amount
 
 
-async def test_ledger_matches_reference_model(catalog: Catalog) -> None:
+async def test_ledger_matches_reference_model(achieving: Catalog) -> None:
+    """The ledger, referrals and achievements (GA-01..GA-04: plugins.toml's built-in four) agree with the model."""
     LedgerMachine.loop = asyncio.get_running_loop()
-    LedgerMachine.catalog = catalog
+    LedgerMachine.catalog = achieving
     LedgerMachine.stats = Counter()
     started = time.monotonic()
     await asyncio.to_thread(
