@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -26,15 +26,18 @@ from gateway import console, db, logs, metrics, request_context
 from gateway.auth import caller_from_header
 from gateway.body_limit import BodyLimit
 from gateway.collectors import ScrapeTime
+from gateway.compiled import CompiledReads
 from gateway.graphql_http import GraphQLOverHTTP
 from gateway.persisted import PersistedOperations
 from gateway.rate_limits import ClientLimits, client_address
 from gateway.settings import Settings
 from loyalty import sql
+from loyalty.access import Caller
 from loyalty.errors import Unauthenticated
 from plugins.manager import PluginHost, build
 from schema import build_schema
 from schema.context import Context
+from schema.plans import PlanInput, plans_for
 from schema.registry import DocumentRegistry
 from schema.validation import limit_rules
 from workers.queue import ArqQueue, InProcessQueue
@@ -81,12 +84,12 @@ def served_schema(
     )
     # The same limits as any request, so a document the limits refuse is not served.
     rules = limit_rules(max_depth=max_depth, max_aliases=max_aliases, introspection=introspection)
-    return built, DocumentRegistry.load(built._schema, rules)
+    return built, DocumentRegistry.load(built._schema, rules, max_tokens=max_tokens)
 
 
-class GatewayGraphQL(PersistedOperations, GraphQLOverHTTP[Context, None]):
+class GatewayGraphQL(CompiledReads, PersistedOperations, GraphQLOverHTTP[Context, None]):
     """Strawberry's ASGI GraphQL app, GraphQL over HTTP as the spec says, with the gateway's context
-    and trusted documents."""
+    and trusted documents, the hot reads among them answered by their compiled plans."""
 
     def __init__(self, host: PluginHost, settings: Settings, **kwargs: Any) -> None:
         built, self.registry = served_schema(
@@ -102,12 +105,15 @@ class GatewayGraphQL(PersistedOperations, GraphQLOverHTTP[Context, None]):
         self.settings = settings
         self.queue = job_queue(settings, host)
         self.limits = ClientLimits(settings.landing_rate, settings.redis_url)
+        self.plans = plans_for(self.registry)
+        self.erasure_key = settings.erasure_key.encode() if settings.erasure_key else None
 
-    async def get_context(self, request: Any, response: Any = None) -> Context:
+    def caller_reader(self, request: Any) -> Callable[[], Caller | None]:
+        """The request's caller, read from its Authorization header when first asked for."""
         secret = self.settings.jwt_secret or ""
         header = request.headers.get("authorization")
 
-        def read_caller() -> Any:
+        def read_caller() -> Caller | None:
             if header and not secret:
                 raise Unauthenticated("the gateway has no token secret configured")
             caller = caller_from_header(
@@ -115,6 +121,14 @@ class GatewayGraphQL(PersistedOperations, GraphQLOverHTTP[Context, None]):
             )
             request_context.note_role(caller.role.value if caller else "anonymous")
             return caller
+
+        return read_caller
+
+    def plan_input(self, request: Any) -> PlanInput:
+        return PlanInput(self.host.catalog, self.caller_reader(request), self.erasure_key)
+
+    async def get_context(self, request: Any, response: Any = None) -> Context:
+        read_caller = self.caller_reader(request)
 
         async def throttle(bucket: str) -> int | None:
             return await self.limits.hit(bucket, client_address(request, self.settings.trust_forwarded_for))
@@ -126,7 +140,7 @@ class GatewayGraphQL(PersistedOperations, GraphQLOverHTTP[Context, None]):
             response=response,
             queue=self.queue,
             campaign_batch_size=self.settings.campaign_batch_size,
-            erasure_key=self.settings.erasure_key.encode() if self.settings.erasure_key else None,
+            erasure_key=self.erasure_key,
             throttle=throttle,
         )
 

@@ -4,10 +4,18 @@ A token is read exactly as the contract says or refused whole (UNAUTHENTICATED):
 claim has its JSON type (a string "false" is no boolean, LB-01), `exp` is a number, the
 role is one the gateway knows; where settings name an issuer and an audience, the token
 must carry them.
+
+A token verified once is remembered (`VerifiedTokens`: the last 10,000, by the token's
+text and the settings it was checked with) until its `exp` passes, so a client's
+requests after the first skip the signature check and the claims' reading. Only what
+the token says is remembered: who the participant is now (blocked, erased) is read from
+the database on every request, as before.
 """
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,6 +27,7 @@ from loyalty.errors import Unauthenticated
 from loyalty.participants import Identity
 
 ALGORITHM = "HS256"
+LEEWAY_SECONDS = 5
 
 # The JSON type each claim must have where present (booleans are no numbers here).
 NUMBER_CLAIMS = ("exp", "iat", "nbf")
@@ -38,8 +47,58 @@ def caller_from_header(
     return caller_from_token(token.strip(), secret, issuer=issuer, audience=audience)
 
 
+class VerifiedTokens:
+    """The callers of tokens verified lately, each until its exp (with PyJWT's leeway) passes.
+
+    Bounded: past `size` tokens the least recently used is forgotten. Keyed by the token
+    and the secret, issuer and audience it was verified with. A refused token is never
+    remembered, so it is refused again, with the same words, every time.
+    """
+
+    def __init__(self, size: int = 10_000) -> None:
+        self.size = size
+        self._found: OrderedDict[tuple[str, str, str | None, str | None], tuple[Caller, float]] = OrderedDict()
+
+    def get(self, key: tuple[str, str, str | None, str | None]) -> Caller | None:
+        found = self._found.get(key)
+        if found is None:
+            return None
+        caller, expires = found
+        # PyJWT refuses once exp <= now - leeway.
+        if expires <= time.time() - LEEWAY_SECONDS:
+            del self._found[key]
+            return None
+        self._found.move_to_end(key)
+        return caller
+
+    def put(self, key: tuple[str, str, str | None, str | None], caller: Caller, expires: float) -> None:
+        self._found[key] = (caller, expires)
+        self._found.move_to_end(key)
+        while len(self._found) > self.size:
+            self._found.popitem(last=False)
+
+    def clear(self) -> None:
+        self._found.clear()
+
+
+VERIFIED = VerifiedTokens()
+
+
 def caller_from_token(token: str, secret: str, *, issuer: str | None = None, audience: str | None = None) -> Caller:
-    """Verify a token (signature, HS256 only, exp, issuer and audience where set) and read its claims."""
+    """Verify a token (signature, HS256 only, exp, issuer and audience where set) and read its claims.
+
+    A token verified before and not expired since is answered from `VERIFIED`.
+    """
+    key = (token, secret, issuer, audience)
+    known = VERIFIED.get(key)
+    if known is not None:
+        return known
+    caller, expires = _verify(token, secret, issuer=issuer, audience=audience)
+    VERIFIED.put(key, caller, expires)
+    return caller
+
+
+def _verify(token: str, secret: str, *, issuer: str | None, audience: str | None) -> tuple[Caller, float]:
     try:
         claims = jwt.decode(
             token,
@@ -48,7 +107,7 @@ def caller_from_token(token: str, secret: str, *, issuer: str | None = None, aud
             issuer=issuer,
             audience=audience,
             options={"require": ["exp", "sub", "role", *(["iss"] if issuer else []), *(["aud"] if audience else [])]},
-            leeway=5,
+            leeway=LEEWAY_SECONDS,
         )
     except jwt.ExpiredSignatureError:
         raise Unauthenticated("the token has expired") from None
@@ -75,7 +134,7 @@ def caller_from_token(token: str, secret: str, *, issuer: str | None = None, aud
             phone=claims.get("phone_number"),
             phone_verified=claims.get("phone_number_verified", False),
         )
-    return Caller(sub=sub, role=role, partner=partner, identity=identity)
+    return Caller(sub=sub, role=role, partner=partner, identity=identity), float(int(claims["exp"]))
 
 
 def _check_types(claims: Mapping[str, Any]) -> None:

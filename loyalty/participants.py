@@ -139,10 +139,16 @@ async def recognise(identity: Identity, erasure_key: bytes) -> Participant | Non
     return participant
 
 
-def _take_contacts(participant: Participant, identity: Identity) -> bool:
+def brings_contacts(identity: Identity, on_record: tuple[str | None, bool, str | None, bool]) -> bool:
+    """Whether `recognise` takes contacts from this token (and so writes): it names a contact,
+    and its (email, verified, phone, verified) differ from those `on_record`."""
     new = (identity.email, identity.email_verified, identity.phone, identity.phone_verified)
+    return not (identity.email is None and identity.phone is None) and new != on_record
+
+
+def _take_contacts(participant: Participant, identity: Identity) -> bool:
     old = (participant.email, participant.email_verified, participant.phone, participant.phone_verified)
-    if (identity.email is None and identity.phone is None) or new == old:
+    if not brings_contacts(identity, old):
         return False
     participant.email, participant.email_verified = identity.email, identity.email_verified
     participant.phone, participant.phone_verified = identity.phone, identity.phone_verified

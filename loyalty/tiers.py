@@ -16,7 +16,7 @@ from decimal import Decimal
 from tortoise.transactions import in_transaction
 
 from loyalty import clock, participants
-from loyalty.enums import OrderStatus
+from loyalty.enums import OrderStatus, WalletStatus
 from loyalty.errors import BadInput
 from loyalty.facts import Notification, ParticipantFacts
 from loyalty.models import Order, Refund, Wallet
@@ -51,11 +51,23 @@ async def spend_365_days(wallet_ids: Sequence[int]) -> dict[int, Decimal]:
 
 def tier_from(program: Program, wallet: Wallet, spend: Decimal, who: ParticipantFacts | None = None) -> str | None:
     """The wallet's tier: the staff's where staff set one, else what the spend earns."""
+    return tier_by(program, wallet.tier, wallet.participant_id, wallet.status, spend, who)
+
+
+def tier_by(
+    program: Program,
+    staff_tier: str | None,
+    participant_id: int,
+    wallet_status: WalletStatus,
+    spend: Decimal,
+    who: ParticipantFacts | None = None,
+) -> str | None:
+    """`tier_from` for a wallet read as plain values (loyalty.reads)."""
     if not program.tiers:
         return None
-    if wallet.tier in program.tiers:
-        return wallet.tier
-    facts = who or ParticipantFacts(id=str(wallet.participant_id), wallet_status=wallet.status)
+    if staff_tier in program.tiers:
+        return staff_tier
+    facts = who or ParticipantFacts(id=str(participant_id), wallet_status=wallet_status)
     return program.rules.tier_for(spend, facts)
 
 

@@ -13,6 +13,11 @@ lowercase hex SHA-256 of that text's UTF-8 bytes, exactly what such a client sen
 
 An operation that does not validate against the current schema (one a later issue builds)
 is held with its errors and is "not served": lookups by name or by hash do not find it.
+
+Each entry's `document` is parsed from its own text, once: a request for a served
+operation (by name, by hash, or sending that exact text) is then neither parsed nor
+validated again (`schema.validation.precompiled`), and its errors' locations are the
+text's, as if the client had sent it.
 """
 
 from __future__ import annotations
@@ -41,6 +46,8 @@ from graphql import (
     visit,
 )
 from strawberry.schema.schema import validate_document
+
+from schema.validation import precompile
 
 DOCUMENTS = Path(__file__).resolve().parent / "documents"
 CLIENTS = ("mobile", "ticketing", "marketing", "staff")
@@ -131,6 +138,7 @@ class DocumentRegistry(Mapping[str, TrustedOperation]):
                 )
             self._by_name[operation.name] = operation
         self._by_hash = {op.sha256: op for op in self._by_name.values() if op.served}
+        self._by_text = {op.text: op for op in self._by_name.values() if op.served}
 
     @classmethod
     def load(
@@ -138,13 +146,26 @@ class DocumentRegistry(Mapping[str, TrustedOperation]):
         schema: GraphQLSchema,
         rules: tuple[type[ASTValidationRule], ...] = tuple(specified_rules),
         folder: Path = DOCUMENTS,
+        max_tokens: int | None = None,
     ) -> DocumentRegistry:
-        """Read, parse and validate `folder/{client}.graphql` for each of the four clients."""
+        """Read, parse and validate `folder/{client}.graphql` for each of the four clients.
+
+        Each operation's text is parsed again on its own (with the request's token limit,
+        `max_tokens`) and validated with `rules`; a served one is handed to
+        `schema.validation.precompile`, so a request for it skips both steps.
+        """
         operations = []
         for client in CLIENTS:
-            for name, document in _operations(client, (folder / f"{client}.graphql").read_text(encoding="utf-8")):
-                text = print_ast(document)
+            for name, whole in _operations(client, (folder / f"{client}.graphql").read_text(encoding="utf-8")):
+                text = print_ast(whole)
+                try:
+                    document = parse(text, max_tokens=max_tokens)
+                except GraphQLError as error:
+                    operations.append(TrustedOperation(name, client, text, sha256_of(text), whole, (error,)))
+                    continue
                 errors = tuple(validate_document(schema, document, rules))
+                if not errors:
+                    precompile(schema, rules, text, document)
                 operations.append(TrustedOperation(name, client, text, sha256_of(text), document, errors))
         return cls(operations)
 
@@ -161,6 +182,10 @@ class DocumentRegistry(Mapping[str, TrustedOperation]):
         """The served operation with this name, if any."""
         operation = self._by_name.get(name)
         return operation if operation is not None and operation.served else None
+
+    def by_text(self, text: str) -> TrustedOperation | None:
+        """The served operation whose text is exactly this, if any."""
+        return self._by_text.get(text)
 
     def by_sha256(self, digest: str) -> TrustedOperation | None:
         """The served operation whose text has this SHA-256 (hex, either case), if any."""

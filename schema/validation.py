@@ -9,22 +9,32 @@ text, so a known document (the contract's) is validated once per process.
 A document that does not parse is left to Strawberry's own parse (`CachedParsing`), whose
 error goes through the operation's extensions like any other: ContractErrors gives it its
 `extensions.code`.
+
+Trusted documents (`schema.registry`) are parsed and validated once, at start-up, and
+handed to `precompile`: a request whose text is one of theirs gets that document without
+parsing (not even a cache lookup by the document, which hashes the whole tree), and
+skips validation where the schema and the rules are those it was validated with.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 from graphql import (
     ASTValidationRule,
+    DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
+    GraphQLSchema,
+    Lexer,
     Node,
     OperationDefinitionNode,
+    Source,
+    TokenKind,
     ValidationContext,
     specified_rules,
 )
@@ -32,6 +42,41 @@ from strawberry.extensions import DisableIntrospection, MaxAliasesLimiter, Parse
 from strawberry.schema.schema import validate_document
 
 _validate = lru_cache(maxsize=1024)(validate_document)
+
+# Trusted texts and the documents parsed from them; (schema, document, rules) validated clean.
+_precompiled: dict[str, tuple[DocumentNode, int]] = {}  # with the text's token count
+_valid: set[tuple[int, int, tuple[type[ASTValidationRule], ...]]] = set()
+_kept: list[object] = []  # what the ids above name, kept alive so no id is reused
+
+
+def precompile(
+    schema: GraphQLSchema, rules: tuple[type[ASTValidationRule], ...], text: str, document: DocumentNode
+) -> None:
+    """Remember a trusted text's document, which validated against `schema` with `rules` without errors."""
+    document, _ = _precompiled.setdefault(text, (document, _tokens(text)))
+    _valid.add((id(schema), id(document), rules))
+    _kept.extend((schema, document))
+
+
+def _tokens(text: str) -> int:
+    lexer, count = Lexer(Source(text)), 0
+    while lexer.advance().kind != TokenKind.EOF:
+        count += 1
+    return count
+
+
+def precompiled(text: str | None, max_tokens: int | None = None) -> DocumentNode | None:
+    """The document of a trusted text, parsed at start-up (None for any other text, or one
+    longer than `max_tokens`, which the parser is left to refuse)."""
+    found = _precompiled.get(text) if text is not None else None
+    if found is None or (max_tokens is not None and found[1] > max_tokens):
+        return None
+    return found[0]
+
+
+def validated(schema: GraphQLSchema, document: DocumentNode, rules: tuple[type[ASTValidationRule], ...]) -> bool:
+    """Whether this very document was validated clean at start-up against this schema with these rules."""
+    return (id(schema), id(document), rules) in _valid
 
 
 # The standard introspection query (GraphiQL's, graphql-core's, schemathesis') is 14
@@ -91,8 +136,11 @@ def depth_limit(max_depth: int, introspection_depth: int = INTROSPECTION_DEPTH) 
     return DepthLimit
 
 
+@cache
 def limit_rules(*, max_depth: int, max_aliases: int, introspection: bool) -> tuple[type[ASTValidationRule], ...]:
-    """graphql-core's rules plus the gateway's depth and alias limits (and no introspection)."""
+    """graphql-core's rules plus the gateway's depth and alias limits (and no introspection).
+
+    Once per set of limits, so the schema's validation and the registry's use the same rules."""
     extra: list[type[ASTValidationRule]] = [
         depth_limit(max_depth),
         *MaxAliasesLimiter(max_alias_count=max_aliases).validation_rules,
@@ -110,7 +158,11 @@ class CachedValidation(SchemaExtension):
 
     def on_validate(self) -> Iterator[None]:
         context: Any = self.execution_context
-        context.pre_execution_errors = _validate(context.schema._schema, context.graphql_document, self.rules)
+        schema, document = context.schema._schema, context.graphql_document
+        if validated(schema, document, self.rules):
+            context.pre_execution_errors = []
+        else:
+            context.pre_execution_errors = _validate(schema, document, self.rules)
         yield
 
 
@@ -125,6 +177,11 @@ class CachedParsing(ParserCache):
 
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
+        trusted = precompiled(context.query, context.parse_options.get("max_tokens"))
+        if trusted is not None:
+            context.graphql_document = trusted
+            yield
+            return
         try:
             context.graphql_document = self.cached_parse_document(context.query, **context.parse_options)
         except GraphQLError:
