@@ -9,12 +9,18 @@ comment stays as written. Inside `in_transaction()` the statement runs on the tr
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.models import Model
+
+M = TypeVar("M", bound=Model)
+CENT = Decimal("0.01")
 
 
 def connection() -> BaseDBAsyncClient:
@@ -67,3 +73,23 @@ def as_datetime(value: Any) -> datetime | None:
         raise TypeError(f"not a timestamp: {value!r}")
     moment: datetime = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
+
+
+def as_money(value: Any) -> Decimal:
+    """A DECIMAL(…, 2) column as a Decimal with two places (SQLite hands back numbers)."""
+    return Decimal(value).quantize(CENT)
+
+
+def columns(model: type[Model], alias: str, prefix: str) -> str:
+    """The model's columns for a SELECT list, as `alias."col" AS "prefixcol"`."""
+    return ", ".join(f'{alias}."{c}" AS "{prefix}{c}"' for c in model._meta.fields_db_projection.values())
+
+
+def as_model(model: type[M], row: Mapping[str, Any], prefix: str = "") -> M | None:
+    """The model instance a raw row holds (its columns named `prefix` + column); None
+    when the row holds none (an outer join's missing side). Values are converted as
+    the ORM's own reads convert them, without building a query."""
+    values = {c: row[f"{prefix}{c}"] for c in model._meta.fields_db_projection.values()}
+    if values[model._meta.db_pk_column] is None:
+        return None
+    return model._init_from_db(**values)

@@ -260,15 +260,15 @@ async def test_lb13_storage_failure_in_the_middle_of_a_payment_writes_nothing(ca
     await orders.record_order(
         catalog, scenario.draft("o1", "c1", ticket("t1", "e1", "5000"), ticket("t2", "e2", "5000"), spend=300)
     )
-    real_credit, calls = ledger.credit, []
+    real_credit_lots, calls = ledger.credit_lots, []
 
-    async def second_credit_fails(*args, **kwargs):
-        calls.append(kwargs["amount"])
-        if len(calls) == 2:
-            raise OperationalError("disk I/O error")
-        return await real_credit(*args, **kwargs)
+    async def second_credit_fails(wallet, credits):
+        # The accruals are one write; this one writes the first lot, then the disk fails.
+        calls.extend(credit.amount for credit in credits)
+        await real_credit_lots(wallet, credits[:1])
+        raise OperationalError("disk I/O error")
 
-    monkeypatch.setattr(ledger, "credit", second_credit_fails)
+    monkeypatch.setattr(ledger, "credit_lots", second_credit_fails)
     before = await scenario.snapshot()
     with pytest.raises(OperationalError):
         await orders.pay_order(catalog, "o1")

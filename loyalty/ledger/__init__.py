@@ -4,9 +4,10 @@ Invariants (checked after every test scenario):
   for each wallet, sum(entries) == sum(lots.remaining) + held - debt, where held is
   what unpaid orders' draws hold; 0 <= lot.remaining <= lot.amount.
 
-`balances` reads what a wallet holds, `history` its entries, `writes` changes it under
-the wallet's lock, `burns` is the job that writes the BURN entries. The package
-re-exports their public names, so `ledger.balance(...)` reads as before.
+`balances` reads what a wallet holds, `history` its entries, `writes` (credits, debt)
+and `spends` (holds, spends, debits) change it under the wallet's lock, `burns` is the
+job that writes the BURN entries. The package re-exports their public names, so
+`ledger.balance(...)` reads as before.
 """
 
 from __future__ import annotations
@@ -14,35 +15,38 @@ from __future__ import annotations
 from loyalty.ledger.balances import Balance, BurnForecast, balance, balances, next_burns
 from loyalty.ledger.burns import burn_expired
 from loyalty.ledger.history import Page, entry_cursor, history
+from loyalty.ledger.spends import debit, hold, release_held, take_held
 from loyalty.ledger.writes import (
+    NewLot,
     Revocation,
     credit,
-    debit,
+    credit_lots,
     extend_expiry,
-    hold,
     lock_wallet,
-    release_held,
+    lock_wallet_standing,
     repay_debt,
     revoke_order,
-    take_held,
     withhold,
 )
 
 __all__ = [
     "Balance",
     "BurnForecast",
+    "NewLot",
     "Page",
     "Revocation",
     "balance",
     "balances",
     "burn_expired",
     "credit",
+    "credit_lots",
     "debit",
     "entry_cursor",
     "extend_expiry",
     "history",
     "hold",
     "lock_wallet",
+    "lock_wallet_standing",
     "next_burns",
     "release_held",
     "repay_debt",

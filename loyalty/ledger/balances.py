@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from loyalty import clock, sql
 from loyalty.models import Lot
@@ -37,35 +38,36 @@ class BurnForecast:
     amount: int
 
 
+def balance_terms(wallet: str, now: str) -> str:
+    """The SELECT terms of a balance at `now` (a placeholder) for the wallet row named
+    `wallet`: `active`, `pending` and `held` (its debt is the row's own column)."""
+    return f"""
+      (SELECT COALESCE(SUM(l.remaining), 0) FROM lot l WHERE l.wallet_id = {wallet}.id
+         AND l.remaining > 0 AND l.activates_at <= {now}
+         AND (l.expires_at IS NULL OR l.expires_at > {now})) AS active,
+      (SELECT COALESCE(SUM(l.remaining), 0) FROM lot l WHERE l.wallet_id = {wallet}.id
+         AND l.remaining > 0 AND l.activates_at > {now}) AS pending,
+      (SELECT COALESCE(SUM(d.amount), 0) FROM draw d WHERE d.wallet_id = {wallet}.id
+         AND d.entry_id IS NULL AND d.order_id IS NOT NULL) AS held"""
+
+
+def balance_of(row: dict[str, Any], debt: int) -> Balance:
+    """The Balance a row of `balance_terms` holds."""
+    return Balance(active=int(row["active"]), pending=int(row["pending"]), held=int(row["held"]), debt=debt)
+
+
 async def balances(wallet_ids: Sequence[int]) -> dict[int, Balance]:
     """Balances of many wallets in one query (for dataloaders); missing ids get zeros."""
     if not wallet_ids:
         return {}
-    now = clock.now()
     ids = list(dict.fromkeys(wallet_ids))
-    marks = ", ".join(f"${i + 3}" for i in range(len(ids)))
+    marks = ", ".join(f"${i + 2}" for i in range(len(ids)))
     rows = await sql.fetch(
-        f"""
-        SELECT w.id AS wallet_id, w.debt AS debt,
-          (SELECT COALESCE(SUM(l.remaining), 0) FROM lot l WHERE l.wallet_id = w.id
-             AND l.remaining > 0 AND l.activates_at <= $1
-             AND (l.expires_at IS NULL OR l.expires_at > $2)) AS active,
-          (SELECT COALESCE(SUM(l.remaining), 0) FROM lot l WHERE l.wallet_id = w.id
-             AND l.remaining > 0 AND l.activates_at > $1) AS pending,
-          (SELECT COALESCE(SUM(d.amount), 0) FROM draw d WHERE d.wallet_id = w.id
-             AND d.entry_id IS NULL AND d.order_id IS NOT NULL) AS held
-        FROM wallet w WHERE w.id IN ({marks})
-        """,
-        now,
-        now,
+        f"SELECT w.id AS wallet_id, w.debt AS debt, {balance_terms('w', '$1')} FROM wallet w WHERE w.id IN ({marks})",
+        clock.now(),
         *ids,
     )
-    found = {
-        int(r["wallet_id"]): Balance(
-            active=int(r["active"]), pending=int(r["pending"]), held=int(r["held"]), debt=int(r["debt"])
-        )
-        for r in rows
-    }
+    found = {int(r["wallet_id"]): balance_of(r, int(r["debt"])) for r in rows}
     return {wallet_id: found.get(wallet_id, Balance()) for wallet_id in ids}
 
 

@@ -1,4 +1,4 @@
-"""Writes to the ledger: credits, holds, spends, debits, revocations and debt.
+"""Writes to the ledger: the wallet's lock, credits, revocations and debt (spends: `spends`).
 
 Every function that writes must run inside a transaction that has locked the wallet
 (`lock_wallet`), so concurrent writers to one wallet queue up and never overdraw it.
@@ -11,13 +11,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from tortoise.expressions import F
 
 from loyalty import clock, sql
-from loyalty.enums import EntryKind
-from loyalty.errors import BadInput, NotFound, RuleViolation
-from loyalty.models import Draw, Entry, Lot, Wallet
+from loyalty.enums import EntryKind, ParticipantStatus, WalletStatus, standing
+from loyalty.errors import BadInput, NotFound
+from loyalty.models import Entry, Lot, Wallet
 
 
 @dataclass(frozen=True)
@@ -34,10 +35,132 @@ async def lock_wallet(wallet_id: int) -> Wallet:
     SQLite has no row locks: there every transaction holds the database's write lock from
     its start (BEGIN IMMEDIATE, set up by the composition layer), which is stronger.
     """
-    wallet = await Wallet.select_for_update().get_or_none(id=wallet_id)
+    lock = " FOR UPDATE" if sql.is_postgres() else ""
+    rows = await sql.fetch(f"SELECT {sql.columns(Wallet, 'w', '')} FROM wallet w WHERE w.id = $1{lock}", wallet_id)
+    wallet = sql.as_model(Wallet, rows[0]) if rows else None
     if wallet is None:
         raise NotFound(f"no wallet {wallet_id}")
     return wallet
+
+
+async def lock_wallet_standing(wallet_id: int) -> tuple[Wallet, WalletStatus]:
+    """The wallet locked as `lock_wallet` locks it, and its standing read with it: BLOCKED
+    under a block of either kind (the wallet's own or its participant's, MG-13)."""
+    lock = " FOR UPDATE OF w" if sql.is_postgres() else ""
+    rows = await sql.fetch(
+        f"SELECT {sql.columns(Wallet, 'w', '')}, p.status AS participant_status"
+        f" FROM wallet w JOIN participant p ON p.id = w.participant_id WHERE w.id = $1{lock}",
+        wallet_id,
+    )
+    wallet = sql.as_model(Wallet, rows[0]) if rows else None
+    if wallet is None:
+        raise NotFound(f"no wallet {wallet_id}")
+    return wallet, standing(ParticipantStatus(rows[0]["participant_status"]), wallet.status)
+
+
+@dataclass(frozen=True)
+class NewLot:
+    """One credit to write as a lot and its entry (`credit_lots`)."""
+
+    kind: EntryKind
+    amount: int
+    rule: str | None
+    rules_version: str
+    activates_at: datetime | None = None
+    expires_at: datetime | None = None
+    order_id: str | None = None
+    event_id: str | None = None
+    campaign_id: int | None = None
+    description: str | None = None
+    plugin: str | None = None
+
+
+_LOT_COLUMNS = (
+    "wallet_id, kind, amount, remaining, activates_at, expires_at, rule, rules_version, order_id, event_id,"
+    " campaign_id, created_at"
+)
+_ENTRY_COLUMNS = (
+    "wallet_id, kind, amount, at, activates_at, expires_at, description, order_id, campaign_id, lot_id, rule,"
+    " plugin, rules_version"
+)
+
+
+async def credit_lots(wallet: Wallet, credits: Sequence[NewLot]) -> list[int]:
+    """Write each credit as a lot and its entry, paying the wallet's debt first (LB-10).
+
+    The debt is paid off credit by credit, in order; each entry shows its full amount.
+    On PostgreSQL every lot, entry and the debt's change are one statement. The caller
+    holds the wallet's lock. Returns the entries' ids, in the credits' order.
+    """
+    if not credits:
+        return []
+    if any(c.amount <= 0 for c in credits):
+        raise BadInput("a credit must be a positive number of bonuses")
+    now = clock.now()
+    debt, rows = wallet.debt, []
+    for c in credits:
+        paid_off = min(debt, c.amount)
+        debt -= paid_off
+        starts = c.activates_at or now
+        lot = (c.kind.value, c.amount, c.amount - paid_off, starts, c.expires_at, c.rule, c.rules_version)
+        rows.append((*lot, c.order_id, c.event_id, c.campaign_id, c.description, c.plugin))
+    paid = wallet.debt - debt
+    if sql.is_postgres():
+        ids = await _credit_postgres(wallet.id, now, rows, paid)
+    else:
+        ids = await _credit_sqlite(wallet.id, now, rows, paid)
+    wallet.debt = debt
+    return ids
+
+
+async def _credit_postgres(wallet_id: int, now: datetime, rows: list[tuple[Any, ...]], paid: int) -> list[int]:
+    # $1 wallet, $2 now, then 12 per credit: kind, amount, remaining, activates, expires, rule,
+    # rules_version, order, event, campaign, description, plugin.
+    lots, entries, params = [], [], [wallet_id, now]
+    for n, row in enumerate(rows):
+        p = [f"${len(params) + i + 1}" for i in range(12)]
+        params.extend(row)
+        lot = f"$1, {p[0]}, {p[1]}, {p[2]}, {p[3]}, {p[4]}, {p[5]}, {p[6]}, {p[7]}, {p[8]}, {p[9]}, $2"
+        lots.append(f"l{n} AS (INSERT INTO lot ({_LOT_COLUMNS}) VALUES ({lot}) RETURNING id)")
+        entry = f"$1, {p[0]}, {p[1]}, $2, {p[3]}, {p[4]}, {p[10]}, {p[7]}, {p[9]}, (SELECT id FROM l{n}), {p[5]}, {p[11]}, {p[6]}"
+        entries.append(f"({entry})")
+    if paid:
+        params.append(paid)
+        lots.append(f"debt AS (UPDATE wallet SET debt = debt - ${len(params)} WHERE id = $1)")
+    statement = f"WITH {', '.join(lots)} INSERT INTO entry ({_ENTRY_COLUMNS}) VALUES {', '.join(entries)} RETURNING id"
+    return [int(r["id"]) for r in await sql.fetch(statement, *params)]
+
+
+async def _credit_sqlite(wallet_id: int, now: datetime, rows: list[tuple[Any, ...]], paid: int) -> list[int]:
+    ids = []
+    for kind, amount, remaining, starts, expires, rule, version, order, event, campaign, text, plugin in rows:
+        lot = await sql.fetch(
+            f"INSERT INTO lot ({_LOT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+            *(wallet_id, kind, amount, remaining, starts, expires, rule, version, order, event, campaign, now),
+        )
+        entry = await sql.fetch(
+            f"INSERT INTO entry ({_ENTRY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+            " RETURNING id",
+            *(
+                wallet_id,
+                kind,
+                amount,
+                now,
+                starts,
+                expires,
+                text,
+                order,
+                campaign,
+                lot[0]["id"],
+                rule,
+                plugin,
+                version,
+            ),
+        )
+        ids.append(int(entry[0]["id"]))
+    if paid:
+        await sql.execute("UPDATE wallet SET debt = debt - $2 WHERE id = $1", wallet_id, paid)
+    return ids
 
 
 async def credit(
@@ -61,43 +184,21 @@ async def credit(
     names the plugin whose `rule` made the credit (PL-04). The caller holds the
     wallet's lock.
     """
-    if amount <= 0:
-        raise BadInput("a credit must be a positive number of bonuses")
-    now = clock.now()
-    starts = activates_at or now
-    paid_off = min(wallet.debt, amount)
-    lot = await Lot.create(
-        wallet_id=wallet.id,
+    new = NewLot(
         kind=kind,
         amount=amount,
-        remaining=amount - paid_off,
-        activates_at=starts,
-        expires_at=expires_at,
         rule=rule,
         rules_version=rules_version,
+        activates_at=activates_at,
+        expires_at=expires_at,
         order_id=order_id,
         event_id=event_id,
         campaign_id=campaign_id,
-        created_at=now,
-    )
-    if paid_off:
-        wallet.debt -= paid_off
-        await Wallet.filter(id=wallet.id).update(debt=F("debt") - paid_off)
-    return await Entry.create(
-        wallet_id=wallet.id,
-        kind=kind,
-        amount=amount,
-        at=now,
-        activates_at=starts,
-        expires_at=expires_at,
         description=description,
-        order_id=order_id,
-        campaign_id=campaign_id,
-        lot_id=lot.id,
-        rule=rule,
         plugin=plugin,
-        rules_version=rules_version,
     )
+    [entry_id] = await credit_lots(wallet, [new])
+    return await Entry.get(id=entry_id)
 
 
 async def extend_expiry(wallet: Wallet, until: datetime) -> int:
@@ -112,107 +213,6 @@ async def extend_expiry(wallet: Wallet, until: datetime) -> int:
     return await Lot.filter(wallet_id=wallet.id, expires_at__gt=clock.now(), expires_at__lt=until).update(
         expires_at=until
     )
-
-
-async def _draw(wallet: Wallet, amount: int, *, order_id: str | None, entry_id: int | None) -> None:
-    """Take `amount` from active lots, soonest-expiring first; RULE LB-08 when short."""
-    now = clock.now()
-    lots = await Lot.filter(wallet_id=wallet.id, remaining__gt=0, activates_at__lte=now).values(
-        "id", "remaining", "expires_at", "activates_at"
-    )
-    active = [
-        lot
-        for lot in lots
-        if lot["expires_at"] is None or sql.as_datetime(lot["expires_at"]) > now  # type: ignore[operator]
-    ]
-    # Soonest-expiring first; lots that never expire last; then oldest first.
-    active.sort(key=lambda lot: (lot["expires_at"] is None, sql.as_datetime(lot["expires_at"]) or now, lot["id"]))
-    total = sum(lot["remaining"] for lot in active)
-    # LB-10: while a debt lasts, only the active bonuses beyond it may be spent.
-    if total - wallet.debt < amount:
-        owed = f" less a debt of {wallet.debt}" if wallet.debt else ""
-        raise RuleViolation("LB-08", f"only {max(total - wallet.debt, 0)} spendable bonuses ({total} active{owed})")
-    left = amount
-    draws = []
-    for lot in active:
-        if left == 0:
-            break
-        take = min(left, lot["remaining"])
-        changed = await Lot.filter(id=lot["id"], remaining__gte=take).update(remaining=F("remaining") - take)
-        if changed != 1:  # the wallet lock makes this impossible; refuse rather than overdraw
-            raise RuleViolation("LB-13", "a lot changed under the wallet lock")
-        draws.append(
-            Draw(
-                lot_id=lot["id"], wallet_id=wallet.id, amount=take, order_id=order_id, entry_id=entry_id, created_at=now
-            )
-        )
-        left -= take
-    await Draw.bulk_create(draws)
-
-
-async def hold(wallet: Wallet, amount: int, order_id: str) -> None:
-    """Hold `amount` active bonuses for an unpaid order (no entry until it is paid)."""
-    if amount > 0:
-        await _draw(wallet, amount, order_id=order_id, entry_id=None)
-
-
-async def take_held(
-    wallet: Wallet, order_id: str, *, rules_version: str, rule: str | None, description: str | None
-) -> Entry | None:
-    """Turn an order's hold into one SPEND entry (payment); None when it held nothing."""
-    held = await Draw.filter(order_id=order_id, entry_id__isnull=True).values("amount")
-    total = sum(int(draw["amount"]) for draw in held)
-    if total == 0:
-        return None
-    entry = await Entry.create(
-        wallet_id=wallet.id,
-        kind=EntryKind.SPEND,
-        amount=-total,
-        at=clock.now(),
-        order_id=order_id,
-        description=description,
-        rule=rule,
-        rules_version=rules_version,
-    )
-    await Draw.filter(order_id=order_id, entry_id__isnull=True).update(entry_id=entry.id)
-    return entry
-
-
-async def release_held(order_id: str) -> int:
-    """Give an unpaid order's held bonuses back to the lots they came from (LB-20).
-
-    A lot that expired meanwhile gets them back too, and they burn with it.
-    """
-    draws = await Draw.filter(order_id=order_id, entry_id__isnull=True).values("id", "lot_id", "amount")
-    for draw in draws:
-        await Lot.filter(id=draw["lot_id"]).update(remaining=F("remaining") + draw["amount"])
-    await Draw.filter(id__in=[d["id"] for d in draws]).delete()
-    return sum(d["amount"] for d in draws)
-
-
-async def debit(
-    wallet: Wallet,
-    amount: int,
-    *,
-    kind: EntryKind,
-    rules_version: str,
-    rule: str | None,
-    description: str | None,
-) -> Entry:
-    """Take `amount` active bonuses at once, soonest-expiring first, with one entry."""
-    if amount <= 0:
-        raise BadInput("a debit must be a positive number of bonuses")
-    entry = await Entry.create(
-        wallet_id=wallet.id,
-        kind=kind,
-        amount=-amount,
-        at=clock.now(),
-        description=description,
-        rule=rule,
-        rules_version=rules_version,
-    )
-    await _draw(wallet, amount, order_id=None, entry_id=entry.id)
-    return entry
 
 
 async def revoke_order(

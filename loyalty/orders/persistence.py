@@ -7,21 +7,22 @@ is idempotent by the ticketing system's order id.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
-from datetime import datetime
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from loyalty import achievements, clock, ledger, participants, promo_codes, referrals
-from loyalty.enums import EntryKind, OrderStatus, WalletStatus, standing
+from loyalty import achievements, clock, events, ledger, promo_codes, referrals, sql
+from loyalty.enums import EntryKind, OrderStatus, WalletStatus
 from loyalty.errors import BadInput, Conflict, NotFound, RuleViolation
-from loyalty.facts import Credit, Notification, OrderFacts
-from loyalty.models import Order, OrderItem, Participant, Wallet
+from loyalty.facts import Credit, Limit, Notification, OrderFacts
+from loyalty.models import Order, Participant, Wallet
 from loyalty.money import allocate
+from loyalty.orders import store
 from loyalty.orders.drafts import OrderDraft, content_digest, validate
 from loyalty.orders.policy import blocked_rule, erased, outside_organizers, planned_credits, spend_cap, spend_limit
-from loyalty.orders.rule_facts import order_facts, participant_facts, stored_facts
+from loyalty.orders.rule_facts import order_facts, participant_facts, stored_facts, with_shares
 from loyalty.programs import Catalog, Program
 
 
@@ -35,20 +36,14 @@ class Quote:
     reason: str | None
 
 
-async def _wallet(customer_id: str, program_id: str) -> tuple[Participant | None, Wallet | None]:
-    participant = await participants.find(customer_id)
-    if participant is None:
-        return None, None
-    return participant, await participants.wallet_of(participant, program_id)
-
-
 async def quote(catalog: Catalog, draft: OrderDraft) -> Quote:
     """How many bonuses recordOrder would accept as bonusToSpend for this cart now (LB-08)."""
     draft = validate(draft)
     program = catalog.get(draft.program_id)
     order = await order_facts(draft, clock.now())
-    participant, wallet = await _wallet(draft.customer_id, program.id)
-    available = (await ledger.balance(wallet.id)).spendable if wallet else 0
+    found = await store.buyer(None, draft.customer_id, program.id)
+    participant, wallet = found.participant, found.wallet
+    available = found.balance.spendable
     who = await participant_facts(program, draft.customer_id, participant, wallet, available)
     most, reason = spend_limit(program, order, who, participant, wallet, available)
     return Quote(program_id=program.id, max_bonus=most, available=available, reason=reason)
@@ -58,22 +53,24 @@ async def record_order(catalog: Catalog, draft: OrderDraft) -> Order:
     """Record an order (CREATED) and hold its bonusToSpend (LB-08, LB-13).
 
     The same id with the same content returns the first answer; with other content,
-    CONFLICT. Nothing is written when any check fails.
+    CONFLICT. Nothing is written when any check fails. Everything is decided before
+    the write; only a hold takes the wallet's lock, after the order's rows are written.
     """
     draft = validate(draft)
     if draft.id is None:
         raise BadInput("an order needs an id")
     program = catalog.get(draft.program_id)
     digest = content_digest(draft)
-    existing = await Order.get_or_none(id=draft.id)
-    if existing is not None:
-        return await _attributed(program, _same_or_conflict(existing, digest))
+    found = await store.buyer(draft.id, draft.customer_id, program.id)
+    if found.recorded_digest is not None:
+        return await _repeated(program, draft.id, digest)
     now = clock.now()
-    participant, wallet = await _wallet(draft.customer_id, program.id)
-    order = await order_facts(draft, now)
+    participant, wallet = found.participant, found.wallet
+    known = await events.facts_by_id(item.event_id for item in draft.items)
+    order = with_shares(draft, now, known)
     if outside_organizers(program, order):
         raise RuleViolation("MG-07", f"program {program.id!r} covers only its organizers' events")
-    available = (await ledger.balance(wallet.id)).spendable if wallet else 0
+    available = found.balance.spendable
     who = await participant_facts(program, draft.customer_id, participant, wallet, available)
     await promo_codes.check_for_order(program, order, who)
     if draft.bonus_to_spend > 0:
@@ -83,60 +80,70 @@ async def record_order(catalog: Catalog, draft: OrderDraft) -> Order:
         if draft.bonus_to_spend > most:
             raise RuleViolation(reason or "LB-08", f"at most {most} bonuses may be spent on this order")
     shares = allocate(draft.bonus_to_spend, [item.value for item in order.items])
-    order = await order_facts(draft, now, shares)
+    order = with_shares(draft, now, known, shares)
     to_accrue = sum(credit.amount for credit in planned_credits(program, order, who, participant))
+    record = Order(
+        id=draft.id,
+        customer_id=draft.customer_id,
+        program_id=program.id,
+        # An erased participant's new orders stay apart from the pseudonymous wallet (LB-16).
+        wallet_id=wallet.id if wallet and not erased(participant) else None,
+        channel=draft.channel,
+        mode=draft.mode,
+        status=OrderStatus.CREATED,
+        promo_code=draft.promo_code,
+        referral_code=draft.referral_code,
+        fingerprint=draft.fingerprint,
+        total=order.total,
+        bonus_requested=draft.bonus_to_spend,
+        bonus_spent=draft.bonus_to_spend,
+        bonus_to_accrue=to_accrue,
+        bonus_accrued=0,
+        accruals_revoked=False,
+        content_digest=digest,
+        rules_version=program.rules_version,
+        created_at=now,
+    )
+    items = [
+        store.ItemRow(
+            item_id=item.id or f"{n + 1}",
+            event_id=item.event_id,
+            kind=item.kind,
+            nominal=item.nominal,
+            service_fee=item.service_fee,
+            discount=item.discount,
+            bonus_share=shares[n],
+        )
+        for n, item in enumerate(draft.items)
+    ]
+    holds = draft.bonus_to_spend > 0 and wallet is not None
     try:
-        async with in_transaction():
-            if draft.bonus_to_spend > 0 and wallet is not None:
-                locked = await ledger.lock_wallet(wallet.id)
+        # On PostgreSQL an order without a hold is one statement, atomic by itself.
+        async with in_transaction() if holds or not sql.is_postgres() else nullcontext():
+            if not await store.insert(record, items):
+                raise _Recorded()
+            if holds and wallet is not None:
                 # Read again under the lock: a block of either kind since the check above (MG-13).
-                holder = await Participant.get(id=locked.participant_id)
-                if standing(holder.status, locked.status) is not WalletStatus.ACTIVE:
+                locked, status = await ledger.lock_wallet_standing(wallet.id)
+                if status is not WalletStatus.ACTIVE:
                     raise RuleViolation(blocked_rule(participant), "the wallet cannot spend")
-            record = await Order.create(
-                id=draft.id,
-                customer_id=draft.customer_id,
-                program_id=program.id,
-                # An erased participant's new orders stay apart from the pseudonymous wallet (LB-16).
-                wallet_id=wallet.id if wallet and not erased(participant) else None,
-                channel=draft.channel,
-                mode=draft.mode,
-                promo_code=draft.promo_code,
-                referral_code=draft.referral_code,
-                fingerprint=draft.fingerprint,
-                total=order.total,
-                bonus_requested=draft.bonus_to_spend,
-                bonus_spent=draft.bonus_to_spend,
-                bonus_to_accrue=to_accrue,
-                content_digest=digest,
-                rules_version=program.rules_version,
-                created_at=now,
-            )
-            await OrderItem.bulk_create(
-                [
-                    OrderItem(
-                        order_id=record.id,
-                        item_id=item.id or f"{n + 1}",
-                        position=n,
-                        event_id=item.event_id,
-                        kind=item.kind,
-                        nominal=item.nominal,
-                        service_fee=item.service_fee,
-                        discount=item.discount,
-                        bonus_share=shares[n],
-                    )
-                    for n, item in enumerate(draft.items)
-                ]
-            )
-            if draft.bonus_to_spend > 0 and wallet is not None:
                 await ledger.hold(locked, draft.bonus_to_spend, record.id)
-    except IntegrityError:
+    except (_Recorded, IntegrityError) as error:
         # Recorded by a concurrent request with the same id: answer as a repeat would.
         existing = await Order.get_or_none(id=draft.id)
         if existing is None:
-            raise
+            raise error from None
         return await _attributed(program, _same_or_conflict(existing, digest))
     return await _attributed(program, record)
+
+
+class _Recorded(Exception):
+    """The order's id was recorded by a concurrent request meanwhile."""
+
+
+async def _repeated(program: Program, order_id: str, digest: str) -> Order:
+    existing = await Order.get(id=order_id)
+    return await _attributed(program, _same_or_conflict(existing, digest))
 
 
 async def _attributed(program: Program, order: Order) -> Order:
@@ -161,12 +168,15 @@ async def get_order(order_id: str) -> Order | None:
 async def pay_order(catalog: Catalog, order_id: str) -> Order:
     """Mark a CREATED order PAID: take the hold (SPEND) and credit its accruals (LB-02, LB-03).
 
-    Paying a paid order again returns it unchanged; a cancelled one: CONFLICT.
+    Paying a paid order again returns it unchanged; a cancelled one: CONFLICT. The
+    order's row is locked first; what the payment writes is decided before the
+    wallet's lock is taken, and decided again under it only if the wallet changed.
     """
     async with in_transaction():
-        order = await Order.select_for_update().get_or_none(id=order_id)
-        if order is None:
+        found = await store.for_payment(order_id)
+        if found is None:
             raise NotFound(f"no order {order_id!r}")
+        order = found.order
         if order.status is OrderStatus.CANCELLED:
             raise Conflict("a cancelled order cannot be paid")
         if order.status is not OrderStatus.CREATED:
@@ -174,37 +184,39 @@ async def pay_order(catalog: Catalog, order_id: str) -> Order:
         program = catalog.get(order.program_id)
         if order.promo_code:
             await promo_codes.use(order.promo_code, order.id)  # TK-01: once, even under concurrency
-        participant, wallet = await _wallet(order.customer_id, program.id)
-        if order.wallet_id is not None:
-            wallet = await ledger.lock_wallet(order.wallet_id)
-        elif wallet is not None and not erased(participant):
-            wallet = await ledger.lock_wallet(wallet.id)
-        else:
-            wallet = None  # not joined, or erased (LB-16): nothing to take or credit
+        participant, wallet = found.participant, found.wallet
+        if order.wallet_id is None and erased(participant):
+            wallet = None  # erased (LB-16): nothing to take or credit
+        facts = await stored_facts(order) if wallet is not None or order.referral_code else None
         accrued = 0
         if wallet is not None:
-            facts = await stored_facts(order)
-            who = await participant_facts(program, order.customer_id, participant, wallet, 0)
-            # The SPEND entry names the rule that let the order be paid with bonuses (LB-08, MG-08).
-            cap = spend_cap(program, facts, who) if order.bonus_spent else None
-            await ledger.take_held(
-                wallet,
-                order.id,
-                rules_version=program.rules_version,
-                rule=cap.rule if cap else None,
-                description="bonuses spent on the order",
-            )
-            accrued = await _credit_accruals(program, wallet, facts, planned_credits(program, facts, who, participant))
+            assert facts is not None
+            # A tier follows the wallet's paid orders, which only its lock keeps still (TK-05).
+            plan = None if program.tiers else await _plan(program, order, facts, participant, wallet)
+            wallet = await ledger.lock_wallet(wallet.id)
+            if plan is None or (wallet.status, wallet.tier) != (plan.wallet.status, plan.wallet.tier):
+                plan = await _plan(program, order, facts, participant, wallet)
+            if order.bonus_spent:
+                # The SPEND entry names the rule that let the order be paid with bonuses (LB-08, MG-08).
+                await ledger.take_held(
+                    wallet,
+                    order.id,
+                    rules_version=program.rules_version,
+                    rule=plan.cap.rule if plan.cap else None,
+                    description="bonuses spent on the order",
+                )
+            accrued = await _credit_accruals(program, wallet, facts, plan.credits)
             order.wallet_id = wallet.id
+        # After the ledger writes, inside the payment's transaction.
         if order.referral_code:
             # RF-02..RF-08: in the payment's transaction; a friend not joined is owed the bonus.
-            facts = await stored_facts(order)
+            assert facts is not None
             friend = await participant_facts(program, order.customer_id, participant, wallet, 0)
             await referrals.on_order_paid(program, order, facts, friend, wallet)
         order.status = OrderStatus.PAID
         order.paid_at = clock.now()
         order.bonus_accrued = accrued
-        await order.save(update_fields=["status", "paid_at", "bonus_accrued", "wallet_id"])
+        await store.mark_paid(order.id, order.paid_at, accrued, order.wallet_id)
         # GA-02: what the payment completes unlocks in its transaction (nothing where none are defined).
         await achievements.on_order_paid(program, order.id, wallet, participant)
     program.rules.notify(
@@ -220,32 +232,50 @@ async def pay_order(catalog: Catalog, order_id: str) -> Order:
     return order
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """What paying an order into `wallet` writes: its cap's rule and its credits."""
+
+    wallet: Wallet
+    cap: Limit | None
+    credits: list[Credit]
+
+
+async def _plan(
+    program: Program, order: Order, facts: OrderFacts, participant: Participant | None, wallet: Wallet
+) -> _Plan:
+    who = await participant_facts(program, order.customer_id, participant, wallet, 0)
+    cap = spend_cap(program, facts, who) if order.bonus_spent else None
+    return _Plan(wallet=wallet, cap=cap, credits=planned_credits(program, facts, who, participant))
+
+
 async def _credit_accruals(program: Program, wallet: Wallet, order: OrderFacts, credits: list[Credit]) -> int:
     """Write each credit as a lot and an ACCRUAL entry; a rolling-expiry program then
     extends the wallet's whole balance to the latest expiry written (MG-06)."""
     now = clock.now()
     starts = {item.event.id: item.event.starts_at for item in order.items}
-    latest: datetime | None = None
+    lots = []
     for credit in credits:
         activates = credit.activates_at or starts.get(credit.event_id or "", now)
         activates = max(activates, now)
-        expires = activates + (credit.valid_for or program.validity)
-        await ledger.credit(
-            wallet,
-            kind=EntryKind.ACCRUAL,
-            amount=credit.amount,
-            rule=credit.rule,
-            rules_version=program.rules_version,
-            activates_at=activates,
-            expires_at=expires,
-            order_id=order.id,
-            event_id=credit.event_id,
-            description=credit.description or "bonuses for the order",
-            plugin=credit.plugin,
+        lots.append(
+            ledger.NewLot(
+                kind=EntryKind.ACCRUAL,
+                amount=credit.amount,
+                rule=credit.rule,
+                rules_version=program.rules_version,
+                activates_at=activates,
+                expires_at=activates + (credit.valid_for or program.validity),
+                order_id=order.id,
+                event_id=credit.event_id,
+                description=credit.description or "bonuses for the order",
+                plugin=credit.plugin,
+            )
         )
-        latest = expires if latest is None else max(latest, expires)
-    if program.rolling_expiry and latest is not None:
-        await ledger.extend_expiry(wallet, latest)
+    await ledger.credit_lots(wallet, lots)
+    expiries = [lot.expires_at for lot in lots if lot.expires_at is not None]
+    if program.rolling_expiry and expiries:
+        await ledger.extend_expiry(wallet, max(expiries))
     return sum(credit.amount for credit in credits)
 
 

@@ -6,15 +6,22 @@ from datetime import datetime
 
 from loyalty import events, tiers
 from loyalty.enums import WalletStatus, standing
-from loyalty.facts import ItemFacts, OrderFacts, ParticipantFacts
-from loyalty.models import Order, OrderItem, Participant, Wallet
+from loyalty.facts import EventFacts, ItemFacts, OrderFacts, ParticipantFacts
+from loyalty.models import Order, Participant, Wallet
+from loyalty.orders import store
 from loyalty.orders.drafts import OrderDraft
 from loyalty.programs import Program
 
 
 async def order_facts(draft: OrderDraft, placed_at: datetime, shares: list[int] | None = None) -> OrderFacts:
     """The drafted order as plain data for the rules, with each item's share of the spend if given."""
-    known = await events.facts_by_id(item.event_id for item in draft.items)
+    return with_shares(draft, placed_at, await events.facts_by_id(item.event_id for item in draft.items), shares)
+
+
+def with_shares(
+    draft: OrderDraft, placed_at: datetime, known: dict[str, EventFacts], shares: list[int] | None = None
+) -> OrderFacts:
+    """The drafted order as plain data, its events already read (`known`), with each item's share."""
     items = tuple(
         ItemFacts(
             id=item.id,
@@ -72,24 +79,11 @@ async def participant_facts(
 
 async def stored_facts(order: Order) -> OrderFacts:
     """The recorded order as plain data for the rules, bonus shares included."""
-    items = await OrderItem.filter(order_id=order.id).order_by("position")
-    known = await events.facts_by_id(item.event_id for item in items)
     return OrderFacts(
         id=order.id,
         program_id=order.program_id,
         channel=order.channel,
-        items=tuple(
-            ItemFacts(
-                id=item.item_id,
-                event=known[item.event_id],
-                kind=item.kind,
-                nominal=item.nominal,
-                service_fee=item.service_fee,
-                discount=item.discount,
-                bonus_share=item.bonus_share,
-            )
-            for item in items
-        ),
+        items=await store.item_facts(order.id),
         placed_at=order.created_at,
         bonus_to_spend=order.bonus_requested,
         mode=order.mode,

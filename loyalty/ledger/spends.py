@@ -1,0 +1,187 @@
+"""Spends: bonuses taken out of active lots, soonest-expiring first (LB-06, LB-08, LB-10, LB-20).
+
+An unpaid order's hold is a set of `Draw`s with no entry; paying turns them into one
+SPEND entry, cancelling gives them back. A staff debit takes its draws with its entry
+at once. Every function runs inside a transaction that holds the wallet's lock
+(`writes.lock_wallet`). On PostgreSQL each step is one statement: the lots are chosen,
+taken and drawn by one conditional `UPDATE ... RETURNING`, so the lock is held for as
+few round trips as there are steps.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from loyalty import clock, sql
+from loyalty.enums import EntryKind
+from loyalty.errors import BadInput, RuleViolation
+from loyalty.models import Entry, Wallet
+
+# The active lots of wallet $1 at $2, soonest-expiring first (never-expiring last, then
+# oldest first), and how much of $3 bonuses each gives: all it has while the running
+# total stays within $3, the rest from the lot that crosses it. Nothing when the active
+# bonuses less the debt $4 fall short of $3 (LB-10: a debt is paid before spending).
+_TAKE = """
+WITH active AS (
+  SELECT id, remaining,
+    SUM(remaining) OVER (ORDER BY expires_at IS NULL, expires_at, id
+                         ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS upto,
+    SUM(remaining) OVER () AS total
+  FROM lot
+  WHERE wallet_id = $1 AND remaining > 0 AND activates_at <= $2 AND (expires_at IS NULL OR expires_at > $2)
+), take AS (
+  SELECT id, CASE WHEN upto <= $3 THEN remaining ELSE $3 - (upto - remaining) END AS amount
+  FROM active WHERE upto - remaining < $3 AND total - $4 >= $3
+)"""
+
+# PostgreSQL: take and draw in one statement; the `remaining >=` guard refuses rather
+# than overdraws should a lot change under the lock (it cannot).
+_TAKE_AND_DRAW = (
+    _TAKE
+    + """, spent AS (
+  UPDATE lot SET remaining = lot.remaining - take.amount FROM take
+  WHERE lot.id = take.id AND lot.remaining >= take.amount
+  RETURNING lot.id, take.amount
+)
+INSERT INTO draw (lot_id, wallet_id, amount, order_id, entry_id, created_at)
+SELECT id, $1, amount, $5::varchar, $6::bigint, $2 FROM spent
+RETURNING amount"""
+)
+
+_ACTIVE_TOTAL = """
+SELECT COALESCE(SUM(remaining), 0) AS total FROM lot
+WHERE wallet_id = $1 AND remaining > 0 AND activates_at <= $2 AND (expires_at IS NULL OR expires_at > $2)
+"""
+
+
+async def _draw(wallet: Wallet, amount: int, *, order_id: str | None, entry_id: int | None) -> None:
+    """Take `amount` from active lots, soonest-expiring first; RULE LB-08 when short."""
+    now = clock.now()
+    if sql.is_postgres():
+        rows = await sql.fetch(_TAKE_AND_DRAW, wallet.id, now, amount, wallet.debt, order_id, entry_id)
+        taken = sum(int(row["amount"]) for row in rows)
+    else:
+        taken = await _draw_sqlite(wallet, amount, now, order_id, entry_id)
+    if taken == amount:
+        return
+    if taken:  # the wallet lock makes this impossible; refuse rather than overdraw
+        raise RuleViolation("LB-13", "a lot changed under the wallet lock")
+    total = int((await sql.fetch(_ACTIVE_TOTAL, wallet.id, now))[0]["total"])
+    owed = f" less a debt of {wallet.debt}" if wallet.debt else ""
+    raise RuleViolation("LB-08", f"only {max(total - wallet.debt, 0)} spendable bonuses ({total} active{owed})")
+
+
+async def _draw_sqlite(wallet: Wallet, amount: int, now: datetime, order_id: str | None, entry_id: int | None) -> int:
+    # SQLite's RETURNING cannot name the FROM table: choose, then take and draw. The
+    # transaction holds the database's write lock, so nothing moves in between.
+    takes = await sql.fetch(_TAKE + " SELECT id, amount FROM take", wallet.id, now, amount, wallet.debt)
+    for take in takes:
+        changed = await sql.execute(
+            "UPDATE lot SET remaining = remaining - $2 WHERE id = $1 AND remaining >= $2", take["id"], take["amount"]
+        )
+        if changed != 1:
+            raise RuleViolation("LB-13", "a lot changed under the wallet lock")
+    if takes:
+        marks = ", ".join(
+            f"(${6 * n + 1}, ${6 * n + 2}, ${6 * n + 3}, ${6 * n + 4}, ${6 * n + 5}, ${6 * n + 6})"
+            for n in range(len(takes))
+        )
+        values = [v for t in takes for v in (t["id"], wallet.id, t["amount"], order_id, entry_id, now)]
+        await sql.execute(
+            f"INSERT INTO draw (lot_id, wallet_id, amount, order_id, entry_id, created_at) VALUES {marks}", *values
+        )
+    return sum(int(take["amount"]) for take in takes)
+
+
+async def hold(wallet: Wallet, amount: int, order_id: str) -> None:
+    """Hold `amount` active bonuses for an unpaid order (no entry until it is paid)."""
+    if amount > 0:
+        await _draw(wallet, amount, order_id=order_id, entry_id=None)
+
+
+# PostgreSQL: the SPEND entry for everything the order holds, and the draws marked with it.
+_TAKE_HELD = """
+WITH held AS (SELECT id, amount FROM draw WHERE order_id = $1 AND entry_id IS NULL),
+spend AS (
+  INSERT INTO entry (wallet_id, kind, amount, at, order_id, description, rule, rules_version)
+  SELECT $2::bigint, $3::varchar, -SUM(amount), $4::timestamptz, $1, $5::varchar, $6::varchar, $7::varchar
+  FROM held HAVING SUM(amount) > 0
+  RETURNING id, amount
+), marked AS (
+  UPDATE draw SET entry_id = spend.id FROM spend WHERE draw.id IN (SELECT id FROM held)
+)
+SELECT amount FROM spend
+"""
+
+
+async def take_held(
+    wallet: Wallet, order_id: str, *, rules_version: str, rule: str | None, description: str | None
+) -> int:
+    """Turn an order's hold into one SPEND entry (payment); the bonuses it took, 0 when it held nothing."""
+    now = clock.now()
+    if sql.is_postgres():
+        rows = await sql.fetch(
+            _TAKE_HELD, order_id, wallet.id, EntryKind.SPEND.value, now, description, rule, rules_version
+        )
+        return -int(rows[0]["amount"]) if rows else 0
+    held = await sql.fetch(
+        "SELECT COALESCE(SUM(amount), 0) AS total FROM draw WHERE order_id = $1 AND entry_id IS NULL", order_id
+    )
+    total = int(held[0]["total"])
+    if total == 0:
+        return 0
+    entry = await sql.fetch(
+        "INSERT INTO entry (wallet_id, kind, amount, at, order_id, description, rule, rules_version)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        wallet.id,
+        EntryKind.SPEND.value,
+        -total,
+        now,
+        order_id,
+        description,
+        rule,
+        rules_version,
+    )
+    await sql.execute(
+        "UPDATE draw SET entry_id = $2 WHERE order_id = $1 AND entry_id IS NULL", order_id, entry[0]["id"]
+    )
+    return total
+
+
+async def release_held(order_id: str) -> int:
+    """Give an unpaid order's held bonuses back to the lots they came from (LB-20).
+
+    A lot that expired meanwhile gets them back too, and they burn with it.
+    """
+    draws = await sql.fetch("SELECT id, lot_id, amount FROM draw WHERE order_id = $1 AND entry_id IS NULL", order_id)
+    for draw in draws:
+        await sql.execute("UPDATE lot SET remaining = remaining + $2 WHERE id = $1", draw["lot_id"], draw["amount"])
+    if draws:
+        marks = ", ".join(f"${n + 1}" for n in range(len(draws)))
+        await sql.execute(f"DELETE FROM draw WHERE id IN ({marks})", *[d["id"] for d in draws])
+    return sum(int(d["amount"]) for d in draws)
+
+
+async def debit(
+    wallet: Wallet,
+    amount: int,
+    *,
+    kind: EntryKind,
+    rules_version: str,
+    rule: str | None,
+    description: str | None,
+) -> Entry:
+    """Take `amount` active bonuses at once, soonest-expiring first, with one entry."""
+    if amount <= 0:
+        raise BadInput("a debit must be a positive number of bonuses")
+    entry = await Entry.create(
+        wallet_id=wallet.id,
+        kind=kind,
+        amount=-amount,
+        at=clock.now(),
+        description=description,
+        rule=rule,
+        rules_version=rules_version,
+    )
+    await _draw(wallet, amount, order_id=None, entry_id=entry.id)
+    return entry
