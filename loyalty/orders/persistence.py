@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from loyalty import achievements, clock, events, ledger, promo_codes, referrals, sql
+from loyalty import achievements, clock, ledger, promo_codes, referrals, sql
 from loyalty.enums import EntryKind, OrderStatus, WalletStatus
 from loyalty.errors import BadInput, Conflict, NotFound, RuleViolation
 from loyalty.facts import Credit, Limit, Notification, OrderFacts
@@ -22,7 +22,7 @@ from loyalty.money import allocate
 from loyalty.orders import store
 from loyalty.orders.drafts import OrderDraft, content_digest, validate
 from loyalty.orders.policy import blocked_rule, erased, outside_organizers, planned_credits, spend_cap, spend_limit
-from loyalty.orders.rule_facts import order_facts, participant_facts, stored_facts, with_shares
+from loyalty.orders.rule_facts import facts_of, participant_facts, with_shares
 from loyalty.programs import Catalog, Program
 
 
@@ -40,8 +40,8 @@ async def quote(catalog: Catalog, draft: OrderDraft) -> Quote:
     """How many bonuses recordOrder would accept as bonusToSpend for this cart now (LB-08)."""
     draft = validate(draft)
     program = catalog.get(draft.program_id)
-    order = await order_facts(draft, clock.now())
-    found = await store.buyer(None, draft.customer_id, program.id)
+    found = await store.buyer(None, draft.customer_id, program.id, (item.event_id for item in draft.items))
+    order = with_shares(draft, clock.now(), found.events_named(item.event_id for item in draft.items))
     participant, wallet = found.participant, found.wallet
     available = found.balance.spendable
     who = await participant_facts(program, draft.customer_id, participant, wallet, available)
@@ -61,12 +61,13 @@ async def record_order(catalog: Catalog, draft: OrderDraft) -> Order:
         raise BadInput("an order needs an id")
     program = catalog.get(draft.program_id)
     digest = content_digest(draft)
-    found = await store.buyer(draft.id, draft.customer_id, program.id)
+    event_ids = [item.event_id for item in draft.items]
+    found = await store.buyer(draft.id, draft.customer_id, program.id, event_ids)
     if found.recorded_digest is not None:
         return await _repeated(program, draft.id, digest)
     now = clock.now()
     participant, wallet = found.participant, found.wallet
-    known = await events.facts_by_id(item.event_id for item in draft.items)
+    known = found.events_named(event_ids)
     order = with_shares(draft, now, known)
     if outside_organizers(program, order):
         raise RuleViolation("MG-07", f"program {program.id!r} covers only its organizers' events")
@@ -82,7 +83,7 @@ async def record_order(catalog: Catalog, draft: OrderDraft) -> Order:
     shares = allocate(draft.bonus_to_spend, [item.value for item in order.items])
     order = with_shares(draft, now, known, shares)
     to_accrue = sum(credit.amount for credit in planned_credits(program, order, who, participant))
-    record = Order(
+    record = store.new_order(
         id=draft.id,
         customer_id=draft.customer_id,
         program_id=program.id,
@@ -90,7 +91,6 @@ async def record_order(catalog: Catalog, draft: OrderDraft) -> Order:
         wallet_id=wallet.id if wallet and not erased(participant) else None,
         channel=draft.channel,
         mode=draft.mode,
-        status=OrderStatus.CREATED,
         promo_code=draft.promo_code,
         referral_code=draft.referral_code,
         fingerprint=draft.fingerprint,
@@ -98,8 +98,6 @@ async def record_order(catalog: Catalog, draft: OrderDraft) -> Order:
         bonus_requested=draft.bonus_to_spend,
         bonus_spent=draft.bonus_to_spend,
         bonus_to_accrue=to_accrue,
-        bonus_accrued=0,
-        accruals_revoked=False,
         content_digest=digest,
         rules_version=program.rules_version,
         created_at=now,
@@ -187,10 +185,9 @@ async def pay_order(catalog: Catalog, order_id: str) -> Order:
         participant, wallet = found.participant, found.wallet
         if order.wallet_id is None and erased(participant):
             wallet = None  # erased (LB-16): nothing to take or credit
-        facts = await stored_facts(order) if wallet is not None or order.referral_code else None
+        facts = facts_of(order, found.items)
         accrued = 0
         if wallet is not None:
-            assert facts is not None
             # A tier follows the wallet's paid orders, which only its lock keeps still (TK-05).
             plan = None if program.tiers else await _plan(program, order, facts, participant, wallet)
             wallet = await ledger.lock_wallet(wallet.id)
@@ -210,7 +207,6 @@ async def pay_order(catalog: Catalog, order_id: str) -> Order:
         # After the ledger writes, inside the payment's transaction.
         if order.referral_code:
             # RF-02..RF-08: in the payment's transaction; a friend not joined is owed the bonus.
-            assert facts is not None
             friend = await participant_facts(program, order.customer_id, participant, wallet, 0)
             await referrals.on_order_paid(program, order, facts, friend, wallet)
         order.status = OrderStatus.PAID

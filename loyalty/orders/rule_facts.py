@@ -79,11 +79,16 @@ async def participant_facts(
 
 async def stored_facts(order: Order) -> OrderFacts:
     """The recorded order as plain data for the rules, bonus shares included."""
+    return facts_of(order, await store.item_facts(order.id))
+
+
+def facts_of(order: Order, items: tuple[ItemFacts, ...]) -> OrderFacts:
+    """The recorded order as plain data, its items already read (`store.item_facts`)."""
     return OrderFacts(
         id=order.id,
         program_id=order.program_id,
         channel=order.channel,
-        items=await store.item_facts(order.id),
+        items=items,
         placed_at=order.created_at,
         bonus_to_spend=order.bonus_requested,
         mode=order.mode,

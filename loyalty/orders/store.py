@@ -10,12 +10,15 @@ so the database driver prepares each once per connection.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from loyalty import clock, sql
 from loyalty.enums import ItemKind, OrderStatus
+from loyalty.errors import NotFound
 from loyalty.facts import EventFacts, ItemFacts
 from loyalty.ledger.balances import Balance, balance_of, balance_terms
 from loyalty.models import Order, Participant, Wallet
@@ -23,35 +26,70 @@ from loyalty.models import Order, Participant, Wallet
 
 @dataclass(frozen=True)
 class Buyer:
-    """What recording an order reads at once: the id's first content, the buyer, their wallet."""
+    """What recording an order reads at once: the id's first content, the buyer, their
+    wallet, its balance, and the events named (those that exist)."""
 
     recorded_digest: str | None
     participant: Participant | None
     wallet: Wallet | None
     balance: Balance
+    events: dict[str, EventFacts]
+
+    def events_named(self, event_ids: Iterable[str]) -> dict[str, EventFacts]:
+        """The events named; NOT_FOUND for the first that does not exist."""
+        for event_id in event_ids:
+            if event_id not in self.events:
+                raise NotFound(f"no event {event_id!r}")
+        return self.events
 
 
-def _buyer_sql() -> str:
+_EVENT_COLUMNS = ("id", "title", "category", "starts_at", "organizer_id")
+
+
+@lru_cache(maxsize=64)
+def _buyer_sql(events: int) -> str:
+    # The buyer's row once (MATERIALIZED), beside each event named: one row per event found.
+    marks = ", ".join(f"${n + 5}" for n in range(events)) or "NULL"
+    event_columns = ", ".join(f'e."{c}" AS "e_{c}"' for c in _EVENT_COLUMNS)
     return f"""
-    SELECT (SELECT o.content_digest FROM orders o WHERE o.id = $1) AS recorded_digest,
-      {sql.columns(Participant, "p", "p_")}, {sql.columns(Wallet, "w", "w_")},
-      {balance_terms("w", "$4")}
-    FROM (SELECT 1 AS one) AS one
-    LEFT JOIN participant p ON p.customer_id = $2
-    LEFT JOIN wallet w ON w.participant_id = p.id AND w.program_id = $3
+    WITH buyer AS MATERIALIZED (
+      SELECT (SELECT o.content_digest FROM orders o WHERE o.id = $1) AS recorded_digest,
+        {sql.columns(Participant, "p", "p_")}, {sql.columns(Wallet, "w", "w_")},
+        {balance_terms("w", "$4")}
+      FROM (SELECT 1 AS one) AS one
+      LEFT JOIN participant p ON p.customer_id = $2
+      LEFT JOIN wallet w ON w.participant_id = p.id AND w.program_id = $3
+    )
+    SELECT buyer.*, {event_columns} FROM buyer LEFT JOIN event e ON e.id IN ({marks})
     """
 
 
-async def buyer(order_id: str | None, customer_id: str, program_id: str) -> Buyer:
+async def buyer(order_id: str | None, customer_id: str, program_id: str, event_ids: Iterable[str]) -> Buyer:
     """The digest of the order already recorded with this id (None if none), the
-    participant with this customer id, their wallet in the program and its balance now."""
-    [row] = await sql.fetch(_buyer_sql(), order_id, customer_id, program_id, clock.now())
+    participant with this customer id, their wallet in the program, its balance now,
+    and the events of `event_ids` that exist: one statement."""
+    wanted = list(dict.fromkeys(event_ids))
+    rows = await sql.fetch(_buyer_sql(len(wanted)), order_id, customer_id, program_id, clock.now(), *wanted)
+    row = rows[0]
     wallet = sql.as_model(Wallet, row, "w_")
     return Buyer(
         recorded_digest=row["recorded_digest"],
         participant=sql.as_model(Participant, row, "p_"),
         wallet=wallet,
         balance=balance_of(row, wallet.debt) if wallet else Balance(),
+        events={r["e_id"]: _event(r, "e_") for r in rows if r["e_id"] is not None},
+    )
+
+
+def _event(row: dict[str, Any], prefix: str) -> EventFacts:
+    starts_at = sql.as_datetime(row[f"{prefix}starts_at"])
+    assert starts_at is not None
+    return EventFacts(
+        id=row[f"{prefix}id"],
+        title=row[f"{prefix}title"],
+        category=row[f"{prefix}category"],
+        starts_at=starts_at,
+        organizer_id=row[f"{prefix}organizer_id"],
     )
 
 
@@ -76,6 +114,28 @@ WITH o AS (
 )
 SELECT COUNT(*) AS n FROM o
 """
+
+
+def new_order(**values: Any) -> Order:
+    """An order not yet written, CREATED, with nothing accrued or revoked (`insert` writes it)."""
+    order = sql.as_model(
+        Order,
+        {
+            "mode": None,
+            "promo_code": None,
+            "referral_code": None,
+            "fingerprint": None,
+            "paid_at": None,
+            "cancelled_at": None,
+            **values,
+            "status": OrderStatus.CREATED,
+            "bonus_accrued": 0,
+            "accruals_revoked": False,
+        },
+    )
+    assert order is not None
+    order._saved_in_db = False
+    return order
 
 
 @dataclass(frozen=True)
@@ -151,41 +211,57 @@ async def insert(order: Order, items: list[ItemRow]) -> bool:
 
 @dataclass(frozen=True)
 class Payment:
-    """What paying an order reads at once: the order (locked), its buyer and their wallet."""
+    """What paying an order reads at once: the order (locked), its buyer and their
+    wallet, and its items with their events, in the order they were recorded."""
 
     order: Order
     participant: Participant | None
     wallet: Wallet | None
+    items: tuple[ItemFacts, ...]
 
 
+_ITEM_FACTS = """i.item_id AS i_item_id, i.kind AS i_kind, i.nominal AS i_nominal, i.service_fee AS i_service_fee,
+  i.discount AS i_discount, i.bonus_share AS i_bonus_share, """ + ", ".join(
+    f'e."{c}" AS "e_{c}"' for c in _EVENT_COLUMNS
+)
+
+
+@lru_cache(maxsize=2)
 def _payment_sql(lock: str) -> str:
     # The wallet: the one the order was recorded for, else the buyer's in its program.
     return f"""
-    SELECT {sql.columns(Order, "o", "o_")}, {sql.columns(Participant, "p", "p_")}, {sql.columns(Wallet, "w", "w_")}
+    SELECT {sql.columns(Order, "o", "o_")}, {sql.columns(Participant, "p", "p_")}, {sql.columns(Wallet, "w", "w_")},
+      {_ITEM_FACTS}
     FROM orders o
     LEFT JOIN participant p ON p.customer_id = o.customer_id
     LEFT JOIN wallet w ON w.id = COALESCE(
       o.wallet_id, (SELECT b.id FROM wallet b WHERE b.participant_id = p.id AND b.program_id = o.program_id))
-    WHERE o.id = $1{lock}
+    LEFT JOIN order_item i ON i.order_id = o.id
+    LEFT JOIN event e ON e.id = i.event_id
+    WHERE o.id = $1 ORDER BY i.position{lock}
     """
 
 
 async def for_payment(order_id: str) -> Payment | None:
     """The order locked until the transaction ends (FOR UPDATE on PostgreSQL), with
-    the participant of its customer id and the wallet it pays into (not locked)."""
+    the participant of its customer id, the wallet it pays into (not locked) and its
+    items: one statement."""
     rows = await sql.fetch(_payment_sql(" FOR UPDATE OF o" if sql.is_postgres() else ""), order_id)
     if not rows:
         return None
-    order = sql.as_model(Order, rows[0], "o_")
+    first = rows[0]
+    order = sql.as_model(Order, first, "o_")
     assert order is not None
     return Payment(
-        order=order, participant=sql.as_model(Participant, rows[0], "p_"), wallet=sql.as_model(Wallet, rows[0], "w_")
+        order=order,
+        participant=sql.as_model(Participant, first, "p_"),
+        wallet=sql.as_model(Wallet, first, "w_"),
+        items=_items(row for row in rows if row["i_item_id"] is not None),
     )
 
 
-_ITEMS = """
-SELECT i.item_id, i.kind, i.nominal, i.service_fee, i.discount, i.bonus_share,
-  e.id AS event_id, e.title, e.category, e.starts_at, e.organizer_id
+_ITEMS = f"""
+SELECT {_ITEM_FACTS}
 FROM order_item i JOIN event e ON e.id = i.event_id
 WHERE i.order_id = $1 ORDER BY i.position
 """
@@ -193,30 +269,25 @@ WHERE i.order_id = $1 ORDER BY i.position
 
 async def item_facts(order_id: str) -> tuple[ItemFacts, ...]:
     """The order's items with their events as plain data, in the order they were recorded."""
+    return _items(await sql.fetch(_ITEMS, order_id))
+
+
+def _items(rows: Iterable[dict[str, Any]]) -> tuple[ItemFacts, ...]:
     events: dict[str, EventFacts] = {}
     items = []
-    for row in await sql.fetch(_ITEMS, order_id):
-        event = events.get(row["event_id"])
+    for row in rows:
+        event = events.get(row["e_id"])
         if event is None:
-            starts_at = sql.as_datetime(row["starts_at"])
-            assert starts_at is not None
-            event = EventFacts(
-                id=row["event_id"],
-                title=row["title"],
-                category=row["category"],
-                starts_at=starts_at,
-                organizer_id=row["organizer_id"],
-            )
-            events[event.id] = event
+            event = events[row["e_id"]] = _event(row, "e_")
         items.append(
             ItemFacts(
-                id=row["item_id"],
+                id=row["i_item_id"],
                 event=event,
-                kind=ItemKind(row["kind"]),
-                nominal=sql.as_money(row["nominal"]),
-                service_fee=sql.as_money(row["service_fee"]),
-                discount=sql.as_money(row["discount"]),
-                bonus_share=int(row["bonus_share"]),
+                kind=ItemKind(row["i_kind"]),
+                nominal=sql.as_money(row["i_nominal"]),
+                service_fee=sql.as_money(row["i_service_fee"]),
+                discount=sql.as_money(row["i_discount"]),
+                bonus_share=int(row["i_bonus_share"]),
             )
         )
     return tuple(items)
