@@ -25,8 +25,10 @@ def percent_down(base: Decimal | Fraction | int, percent: Decimal | int) -> int:
     """`percent` % of `base`, rounded down to a whole bonus; never negative."""
     if base <= 0 or percent <= 0:
         return 0
-    exact = Fraction(base) * Fraction(percent) / 100
-    return int(exact.numerator // exact.denominator)
+    # Exact in integers: each number as its ratio of whole numbers (no Fraction built).
+    base_num, base_den = base.as_integer_ratio()
+    percent_num, percent_den = percent.as_integer_ratio()
+    return (base_num * percent_num) // (base_den * percent_den * 100)
 
 
 def bonus_to_money(bonuses: int) -> Decimal:
@@ -43,8 +45,10 @@ def allocate(total: int, weights: Sequence[Decimal]) -> list[int]:
     """
     if total < 0:
         raise ValueError("cannot allocate a negative total")
+    if total == 0:
+        return [0] * len(weights)  # nothing to split: no fractions built (every order that spends nothing)
     whole = sum((Fraction(w) for w in weights), Fraction(0))
-    if total == 0 or whole == 0:
+    if whole == 0:
         if total and not weights:
             raise ValueError("nothing to allocate over")
         parts = [0] * len(weights)

@@ -12,7 +12,7 @@ from datetime import date
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from loyalty import clock, referrals
+from loyalty import clock, referrals, sql
 from loyalty.enums import ParticipantStatus, WalletStatus
 from loyalty.erasure import erased_digest
 from loyalty.errors import BadInput, Forbidden, NotFound, RuleViolation
@@ -77,10 +77,18 @@ async def find(customer_id: str, erasure_key: bytes | None = None) -> Participan
     only the participant themselves and support look them up so. Without it an erased
     customer is one who has not joined, and nothing ties them to the pseudonymous ledger.
     """
-    found = await Participant.get_or_none(customer_id=customer_id)
+    found = await _participant("customer_id", customer_id)
     if found is None and erasure_key is not None:
-        found = await Participant.get_or_none(erased_digest=erased_digest(erasure_key, customer_id))
+        found = await _participant("erased_digest", erased_digest(erasure_key, customer_id))
     return found
+
+
+async def _participant(column: str, value: str) -> Participant | None:
+    # Raw SQL read into the model: called on every participant's request (`recognise`).
+    rows = await sql.fetch(
+        f"SELECT {sql.columns(Participant, 'p', '')} FROM participant p WHERE p.{column} = $1", value
+    )
+    return sql.as_model(Participant, rows[0]) if rows else None
 
 
 async def get(customer_id: str, erasure_key: bytes | None = None) -> Participant:
@@ -93,7 +101,12 @@ async def get(customer_id: str, erasure_key: bytes | None = None) -> Participant
 
 async def wallet_of(participant: Participant, program_id: str) -> Wallet | None:
     """The participant's wallet in a program; None where they have not joined it."""
-    return await Wallet.get_or_none(participant_id=participant.id, program_id=program_id)
+    rows = await sql.fetch(
+        f"SELECT {sql.columns(Wallet, 'w', '')} FROM wallet w WHERE w.participant_id = $1 AND w.program_id = $2",
+        participant.id,
+        program_id,
+    )
+    return sql.as_model(Wallet, rows[0]) if rows else None
 
 
 async def wallets_of(participant_ids: list[int]) -> dict[int, list[Wallet]]:
