@@ -90,7 +90,7 @@ async def credit_lots(wallet: Wallet, credits: Sequence[NewLot]) -> list[int]:
 
     The debt is paid off credit by credit, in order; each entry shows its full amount.
     On PostgreSQL every lot, entry and the debt's change are one statement. The caller
-    holds the wallet's lock. Returns the entries' ids, in the credits' order.
+    holds the wallet's lock. Returns the entries' ids.
     """
     if not credits:
         return []
