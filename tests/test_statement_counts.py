@@ -7,7 +7,9 @@ order's id, the buyer, the wallet, its balance, the event) and writes once (the 
 with its item; SQLite, in-process, takes two inserts); PayOrder locks the order reading
 its buyer, wallet and items, locks the wallet, writes the lot with its entry, marks the
 order paid. Spending adds the wallet's lock and one FIFO draw to RecordOrder and the
-SPEND to PayOrder. A change that needs more statements changes these numbers on purpose.
+SPEND to PayOrder. With plugins.toml's built-in achievements (GA-04) a payment reads the
+unlocks and the progress once each, under the wallet's lock. A change that needs more
+statements changes these numbers on purpose.
 """
 
 from __future__ import annotations
@@ -62,3 +64,20 @@ async def test_statements_of_record_and_pay_for_a_one_ticket_order(catalog):
 async def test_round_trips_of_record_and_pay_on_postgres(catalog):
     seen = await _counts(catalog)
     assert {name: count[1] for name, count in seen.items()} == {name: n[2] for name, n in EXPECTED.items()}
+
+
+# Paying a second 1-ticket order with plugins.toml exactly (First ticket already unlocked):
+# the core's statements and the achievements' two reads. (SQLite, PostgreSQL, round trips)
+WITH_ACHIEVEMENTS = (7, 6, 9)
+
+
+async def test_statements_of_a_payment_with_the_built_in_achievements(achieving):
+    await scenario.active_wallet(achieving, "c1", "1000.00")  # its first purchase: First ticket
+    await scenario.event("e1", "concert", starts_in=timedelta(days=5))
+    await orders.record_order(achieving, scenario.draft("o1", "c1", scenario.ticket("t1", "e1", "1000.00")))
+    with counted() as statements:
+        await orders.pay_order(achieving, "o1")
+    if sql.is_postgres():
+        assert (len(statements.sql), len(statements.wire)) == WITH_ACHIEVEMENTS[1:]
+    else:
+        assert len(statements.sql) == WITH_ACHIEVEMENTS[0]

@@ -74,12 +74,13 @@ async def _unlock(
         return []
     if standing(participant.status, wallet.status) is not WalletStatus.ACTIVE:
         return []  # LB-01, LB-16, MG-13: a wallet that cannot earn unlocks nothing
-    done = {
-        str(row["achievement_id"])
-        for row in await AchievementUnlock.filter(participant_id=participant.id, program_id=program.id).values(
-            "achievement_id"
-        )
-    }
+    # Raw SQL: this runs in every payment, under the wallet's lock (issue 11).
+    unlocks = await sql.fetch(
+        "SELECT achievement_id FROM achievement_unlock WHERE participant_id = $1 AND program_id = $2",
+        participant.id,
+        program.id,
+    )
+    done = {str(row["achievement_id"]) for row in unlocks}
     locked = [d for d in found if d.id not in done]
     if not locked:
         return []
