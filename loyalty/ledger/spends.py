@@ -17,56 +17,64 @@ from loyalty.enums import EntryKind
 from loyalty.errors import BadInput, RuleViolation
 from loyalty.models import Entry, Wallet
 
-# The active lots of wallet $1 at $2, soonest-expiring first (never-expiring last, then
-# oldest first), and how much of $3 bonuses each gives: all it has while the running
-# total stays within $3, the rest from the lot that crosses it. Nothing when the active
-# bonuses less the debt $4 fall short of $3 (LB-10: a debt is paid before spending).
-_TAKE = """
-WITH active AS (
+# The active lots of wallet $1 at $2.
+_ACTIVE = "wallet_id = $1 AND remaining > 0 AND activates_at <= $2 AND (expires_at IS NULL OR expires_at > $2)"
+
+
+def _take(lots: str) -> str:
+    """`active`: the active lots in `lots`, soonest-expiring first (never-expiring last,
+    then oldest first); `take`: how much of $3 bonuses each gives: all it has while the
+    running total stays within $3, the rest from the lot that crosses it. Nothing when
+    the active bonuses less the debt $4 fall short of $3 (LB-10: a debt is paid first)."""
+    return f"""active AS (
   SELECT id, remaining,
     SUM(remaining) OVER (ORDER BY expires_at IS NULL, expires_at, id
                          ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS upto,
     SUM(remaining) OVER () AS total
-  FROM lot
-  WHERE wallet_id = $1 AND remaining > 0 AND activates_at <= $2 AND (expires_at IS NULL OR expires_at > $2)
+  FROM {lots}
 ), take AS (
   SELECT id, CASE WHEN upto <= $3 THEN remaining ELSE $3 - (upto - remaining) END AS amount
   FROM active WHERE upto - remaining < $3 AND total - $4 >= $3
 )"""
 
-# PostgreSQL: take and draw in one statement; the `remaining >=` guard refuses rather
-# than overdraws should a lot change under the lock (it cannot).
+
+_TAKE_SQLITE = "WITH " + _take(f"lot WHERE {_ACTIVE}") + " SELECT id, amount FROM take"
+
+# PostgreSQL, one statement under the wallet's lock: the takes chosen, taken (the
+# `remaining >=` guard refuses rather than overdraws should a lot change under the lock,
+# which it cannot) and drawn; one row: what was taken and the active total it was chosen
+# from, so a refusal needs no second statement.
 _TAKE_AND_DRAW = (
-    _TAKE
+    "WITH "
+    + _take(f"lot WHERE {_ACTIVE}")
     + """, spent AS (
   UPDATE lot SET remaining = lot.remaining - take.amount FROM take
   WHERE lot.id = take.id AND lot.remaining >= take.amount
   RETURNING lot.id, take.amount
+), drawn AS (
+  INSERT INTO draw (lot_id, wallet_id, amount, order_id, entry_id, created_at)
+  SELECT id, $1, amount, $5::varchar, $6::bigint, $2 FROM spent
+  RETURNING amount
 )
-INSERT INTO draw (lot_id, wallet_id, amount, order_id, entry_id, created_at)
-SELECT id, $1, amount, $5::varchar, $6::bigint, $2 FROM spent
-RETURNING amount"""
+SELECT COALESCE((SELECT SUM(amount) FROM drawn), 0) AS taken, COALESCE((SELECT MAX(total) FROM active), 0) AS total"""
 )
 
-_ACTIVE_TOTAL = """
-SELECT COALESCE(SUM(remaining), 0) AS total FROM lot
-WHERE wallet_id = $1 AND remaining > 0 AND activates_at <= $2 AND (expires_at IS NULL OR expires_at > $2)
-"""
+_ACTIVE_TOTAL = f"SELECT COALESCE(SUM(remaining), 0) AS total FROM lot WHERE {_ACTIVE}"
 
 
 async def _draw(wallet: Wallet, amount: int, *, order_id: str | None, entry_id: int | None) -> None:
     """Take `amount` from active lots, soonest-expiring first; RULE LB-08 when short."""
     now = clock.now()
     if sql.is_postgres():
-        rows = await sql.fetch(_TAKE_AND_DRAW, wallet.id, now, amount, wallet.debt, order_id, entry_id)
-        taken = sum(int(row["amount"]) for row in rows)
+        [row] = await sql.fetch(_TAKE_AND_DRAW, wallet.id, now, amount, wallet.debt, order_id, entry_id)
+        taken, total = int(row["taken"]), int(row["total"])
     else:
         taken = await _draw_sqlite(wallet, amount, now, order_id, entry_id)
+        total = 0 if taken == amount else int((await sql.fetch(_ACTIVE_TOTAL, wallet.id, now))[0]["total"])
     if taken == amount:
         return
-    if taken:  # the wallet lock makes this impossible; refuse rather than overdraw
+    if taken:  # the locks make this impossible; refuse rather than overdraw
         raise RuleViolation("LB-13", "a lot changed under the wallet lock")
-    total = int((await sql.fetch(_ACTIVE_TOTAL, wallet.id, now))[0]["total"])
     owed = f" less a debt of {wallet.debt}" if wallet.debt else ""
     raise RuleViolation("LB-08", f"only {max(total - wallet.debt, 0)} spendable bonuses ({total} active{owed})")
 
@@ -74,7 +82,7 @@ async def _draw(wallet: Wallet, amount: int, *, order_id: str | None, entry_id: 
 async def _draw_sqlite(wallet: Wallet, amount: int, now: datetime, order_id: str | None, entry_id: int | None) -> int:
     # SQLite's RETURNING cannot name the FROM table: choose, then take and draw. The
     # transaction holds the database's write lock, so nothing moves in between.
-    takes = await sql.fetch(_TAKE + " SELECT id, amount FROM take", wallet.id, now, amount, wallet.debt)
+    takes = await sql.fetch(_TAKE_SQLITE, wallet.id, now, amount, wallet.debt)
     for take in takes:
         changed = await sql.execute(
             "UPDATE lot SET remaining = remaining - $2 WHERE id = $1 AND remaining >= $2", take["id"], take["amount"]
