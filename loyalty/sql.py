@@ -58,7 +58,11 @@ async def fetch(sql: str, *params: Any) -> list[dict[str, Any]]:
 
 
 async def execute(sql: str, *params: Any) -> int:
-    """Run a statement; the number of rows it touched."""
+    """Run a statement; the number of rows it touched (UPDATE, DELETE).
+
+    Not for an INSERT's count: on PostgreSQL, Tortoise reads "INSERT 0 1" as 0. Use
+    ``fetch`` with ``RETURNING`` where the rows written matter.
+    """
     count, _ = await connection().execute_query(_dialect(sql), list(params))
     return count
 

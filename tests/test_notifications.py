@@ -136,10 +136,10 @@ async def member(catalog: Catalog, customer_id: str, *, marketing: bool = False)
     return await Participant.get(customer_id=customer_id)
 
 
-async def announced(participant: Participant, key: str = "referral:7:friend", bonus: int = 500) -> None:
+async def announced(participant: Participant, key: str = "referral:7:friend", bonus: int = 500) -> bool:
     """A transactional notification, written in a transaction as a payout would write it."""
     async with in_transaction():
-        await notifications.announce(
+        return await notifications.announce(
             key,
             NotificationKind.REFERRAL_REWARDED,
             program_id=PROGRAM,
@@ -168,8 +168,8 @@ async def test_announce_writes_in_the_callers_transaction_and_once_per_id(catalo
             )
             raise RuntimeError("the payout failed")  # rolled back: no notification either
     assert await Notification.all().count() == 0
-    await announced(c1)
-    await announced(c1, bonus=999)  # written again (a retried payout): a no-op
+    assert await announced(c1) is True
+    assert await announced(c1, bonus=999) is False  # written again (a retried payout): a no-op
     row = await stored()
     assert (row.kind, row.status, row.attempts, row.payload) == (
         NotificationKind.REFERRAL_REWARDED,

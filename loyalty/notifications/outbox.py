@@ -78,10 +78,11 @@ async def announce(
         return False
     now = clock.now()
     cast = "::jsonb" if sql.is_postgres() else ""
-    written = await sql.execute(
+    # RETURNING, not the statement's count: Tortoise reads PostgreSQL's "INSERT 0 1" as 0.
+    written = await sql.fetch(
         "INSERT INTO notification (id, kind, program_id, participant_id, payload, marketing, status,"
         " attempts, next_attempt_at, created_at)"
-        f" VALUES ($1, $2, $3, $4, $5{cast}, $6, $7, 0, $8, $8) ON CONFLICT (id) DO NOTHING",
+        f" VALUES ($1, $2, $3, $4, $5{cast}, $6, $7, 0, $8, $8) ON CONFLICT (id) DO NOTHING RETURNING id",
         notification_id,
         kind.value,
         program_id,
@@ -91,7 +92,7 @@ async def announce(
         _PENDING,
         now,
     )
-    return written > 0
+    return bool(written)
 
 
 def _claimed(row: dict[str, Any]) -> Claimed:
