@@ -37,7 +37,7 @@ from loyalty.errors import Unauthenticated
 from plugins.manager import PluginHost, build
 from schema import build_schema
 from schema.context import Context
-from schema.plans import PlanInput, plans_for
+from schema.plans import PlanInput, plans_for, writes_for
 from schema.registry import DocumentRegistry
 from schema.validation import limit_rules
 from workers.queue import ArqQueue, InProcessQueue
@@ -106,6 +106,7 @@ class GatewayGraphQL(CompiledReads, PersistedOperations, GraphQLOverHTTP[Context
         self.queue = job_queue(settings, host)
         self.limits = ClientLimits(settings.landing_rate, settings.redis_url)
         self.plans = plans_for(self.registry)
+        self.writes = writes_for(self.registry)
         self.erasure_key = settings.erasure_key.encode() if settings.erasure_key else None
 
     def caller_reader(self, request: Any) -> Callable[[], Caller | None]:

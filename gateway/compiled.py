@@ -9,7 +9,14 @@ id, metrics labels and log line (operation name, outcome `ok`, the caller's role
 Whatever a plan does not answer exactly goes to Strawberry as if the plan were not
 there: a batch, a streaming Accept, a body that is not a JSON object, variables the
 plan does not expect, any error (a refused token, a bad cursor, storage down) and
-whatever raises `Unplanned`. Plans only read, so nothing is done twice but reading.
+whatever raises `Unplanned`. Read plans only read, so nothing is done twice but reading.
+
+The trusted writes with plans (`schema.plans.WRITES`: RecordOrder, PayOrder) are
+answered the same way over POST (a GET is Strawberry's, which refuses it with 405), with
+one difference: only `Unplanned` goes to Strawberry, and a write plan raises it only
+before it writes. From its write on, the plan answers every error itself as Strawberry
+would (`schema.plans.ticketing`), so no write runs twice; the outcome label is then the
+first error's code and the masked error's id is noted, as `metrics.OperationFacts` does.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ from strawberry.types.unset import UNSET
 from gateway import metrics, request_context
 from gateway.graphql_http import encode, response_media_type
 from loyalty.access import Caller
-from schema.plans import Plan, PlanInput
+from schema.plans import Plan, PlanInput, Unplanned, WritePlan, Written
 from schema.registry import DocumentRegistry, PersistedRequestError, TrustedOperation
 
 
@@ -39,6 +46,7 @@ class CompiledReads:
 
     registry: DocumentRegistry
     plans: dict[str, Plan]
+    writes: dict[str, WritePlan]
 
     def caller_reader(self, request: Any) -> Callable[[], Caller | None]:
         raise NotImplementedError
@@ -47,7 +55,7 @@ class CompiledReads:
         raise NotImplementedError
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
-        if context is UNSET and root_value is UNSET and self.plans and isinstance(request, Request):
+        if context is UNSET and root_value is UNSET and (self.plans or self.writes) and isinstance(request, Request):
             answered = await self.answer_planned(request)
             if answered is not None:
                 return answered
@@ -61,20 +69,43 @@ class CompiledReads:
         found = self._trusted(data)
         if found is None:
             return None
-        plan = self.plans.get(found.name)
         variables = data.get("variables")
-        if plan is None or not isinstance(variables, dict | None):
+        if not isinstance(variables, dict | None):
+            return None
+        write = self.writes.get(found.name)
+        if write is not None:
+            if request.method != "POST":
+                return None  # a mutation over GET: Strawberry's 405
+            try:
+                written = await write(self.plan_input(request), variables or {}, found.document)
+            except Unplanned:  # raised before any write: Strawberry answers, as if the plan were not there
+                return None
+            return self._respond(request, found, written)
+        plan = self.plans.get(found.name)
+        if plan is None:
             return None
         try:
             answer = await plan(self.plan_input(request), variables or {})
         except Exception:  # Unplanned, a refused token, BAD_INPUT, storage: Strawberry answers, in its words
             return None
+        return self._respond(request, found, Written(answer, []))
+
+    def _respond(self, request: Request, found: TrustedOperation, written: Written) -> Response:
+        """The answer as Strawberry's view gives it, with the request's facts noted as OperationFacts notes them."""
         facts = request_context.current()
         if facts is not None:
             facts.operation = metrics.operation_label(found.name, valid=True)
-            facts.outcome = "ok"
+            facts.outcome = metrics.outcome_label(list(written.errors))
+            for error in written.errors:
+                error_id = (error.extensions or {}).get("errorId")
+                if error_id:
+                    facts.error_id = str(error_id)
+                    break
+        body: dict[str, Any] = {"data": written.data}
+        if written.errors:
+            body["errors"] = [error.formatted for error in written.errors]
         media_type = response_media_type(", ".join(request.headers.getlist("accept")))
-        return Response(encode({"data": answer}), status_code=200, media_type=media_type)
+        return Response(encode(body), status_code=200, media_type=media_type)
 
     async def _request_data(self, request: Request) -> Mapping[str, Any] | None:
         if self._get_stream_transport_from_headers(request.headers) is not None:  # type: ignore[attr-defined]

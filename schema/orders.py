@@ -185,6 +185,27 @@ def _item(item: CartItemInput | OrderItemInput) -> orders.ItemDraft:
     )
 
 
+def order_draft(input: OrderInput) -> orders.OrderDraft:
+    """The domain's draft of an OrderInput: recordOrder's, and its compiled plan's (schema.plans.ticketing)."""
+    return orders.OrderDraft(
+        id=input.id,
+        customer_id=input.participant_id,
+        program_id=input.program_id,
+        channel=input.channel,
+        items=tuple(_item(item) for item in input.items),
+        bonus_to_spend=input.bonus_to_spend or 0,
+        mode=input.mode,
+        promo_code=input.promo_code,
+        referral_code=input.referral_code,
+        fingerprint=input.fingerprint,
+    )
+
+
+def order_payload(row: OrderRow) -> OrderPayload:
+    """An order's payload, as recordOrder, payOrder and cancelOrder answer (and their plans)."""
+    return OrderPayload(order=Order.of(row))
+
+
 @strawberry.type
 class Query:
     @strawberry.field(
@@ -243,32 +264,17 @@ class Mutation:
     @strawberry.mutation(description="Role ticketing: records an order and holds its bonusToSpend (LB-08).")
     async def record_order(self, info: Info, input: OrderInput) -> OrderPayload:
         require(info.context.caller, Role.TICKETING)
-        row = await orders.record_order(
-            info.context.catalog,
-            orders.OrderDraft(
-                id=input.id,
-                customer_id=input.participant_id,
-                program_id=input.program_id,
-                channel=input.channel,
-                items=tuple(_item(item) for item in input.items),
-                bonus_to_spend=input.bonus_to_spend or 0,
-                mode=input.mode,
-                promo_code=input.promo_code,
-                referral_code=input.referral_code,
-                fingerprint=input.fingerprint,
-            ),
-        )
-        return OrderPayload(order=Order.of(row))
+        return order_payload(await orders.record_order(info.context.catalog, order_draft(input)))
 
     @strawberry.mutation(description="Role ticketing: marks an order PAID, taking its hold and crediting accruals.")
     async def pay_order(self, info: Info, id: strawberry.ID) -> OrderPayload:
         require(info.context.caller, Role.TICKETING)
-        return OrderPayload(order=Order.of(await orders.pay_order(info.context.catalog, id)))
+        return order_payload(await orders.pay_order(info.context.catalog, id))
 
     @strawberry.mutation(description="Role ticketing: cancels an unpaid order, releasing its hold (LB-20).")
     async def cancel_order(self, info: Info, id: strawberry.ID) -> OrderPayload:
         require(info.context.caller, Role.TICKETING)
-        return OrderPayload(order=Order.of(await orders.cancel_order(id)))
+        return order_payload(await orders.cancel_order(id))
 
     @strawberry.mutation(description="Role ticketing: refunds items of a paid order (LB-09..LB-12, LB-20).")
     async def refund_items(self, info: Info, input: RefundInput) -> RefundPayload:

@@ -18,16 +18,21 @@ plan is changed with it.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
-from schema.plans import mobile
+from graphql import DocumentNode
+
+from schema.plans import mobile, ticketing
 from schema.plans.base import PlanInput, Unplanned
+from schema.plans.ticketing import Written
 from schema.registry import DocumentRegistry
 
-__all__ = ["PLANS", "Plan", "PlanInput", "Unplanned", "plans_for"]
+__all__ = ["PLANS", "WRITES", "Plan", "PlanInput", "Unplanned", "WritePlan", "Written", "plans_for", "writes_for"]
 
 
 Plan = Callable[[PlanInput, Mapping[str, Any]], Awaitable[dict[str, Any]]]
+# A write's plan also gets its document (its errors are located in it) and answers errors itself.
+WritePlan = Callable[[PlanInput, Mapping[str, Any], DocumentNode], Awaitable[Written]]
 
 # Operation name: (the SHA-256 of the registry text the plan was written for, the plan).
 PLANS: dict[str, tuple[str, Plan]] = {
@@ -37,11 +42,29 @@ PLANS: dict[str, tuple[str, Plan]] = {
 }
 
 
-def plans_for(registry: DocumentRegistry) -> dict[str, Plan]:
-    """The plans whose documents the registry serves with the text they were written for."""
-    found: dict[str, Plan] = {}
-    for name, (digest, plan) in PLANS.items():
+# The trusted mutations with plans (schema.plans.ticketing): the same pinning.
+WRITES: dict[str, tuple[str, WritePlan]] = {
+    "RecordOrder": ("b0a1217ec097ae39abfb8ddb50574349a70aeffac7c634b2959ac6459706bd1f", ticketing.record_order),
+    "PayOrder": ("112459d04a3598e1b8b5d7be595bdbd457c4f12d17e5d3d512e3bdf2c2b3ad2c", ticketing.pay_order),
+}
+
+P = TypeVar("P")
+
+
+def _pinned(registry: DocumentRegistry, plans: Mapping[str, tuple[str, P]]) -> dict[str, P]:
+    found: dict[str, P] = {}
+    for name, (digest, plan) in plans.items():
         operation = registry.served(name)
         if operation is not None and operation.sha256 == digest:
             found[name] = plan
     return found
+
+
+def plans_for(registry: DocumentRegistry) -> dict[str, Plan]:
+    """The read plans whose documents the registry serves with the text they were written for."""
+    return _pinned(registry, PLANS)
+
+
+def writes_for(registry: DocumentRegistry) -> dict[str, WritePlan]:
+    """The write plans whose documents the registry serves with the text they were written for."""
+    return _pinned(registry, WRITES)
