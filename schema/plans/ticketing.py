@@ -128,7 +128,7 @@ def _item(value: object) -> OrderItemInput:
     return OrderItemInput(
         id=_text(item.get("id"), "OrderItemInput.id"),  # type: ignore[arg-type]
         event_id=_text(item.get("eventId"), "OrderItemInput.eventId"),  # type: ignore[arg-type]
-        kind=_enum(item.get("kind"), ItemKind, "OrderItemInput.kind"),  # type: ignore[arg-type]
+        kind=_enum(item.get("kind"), ItemKind, "OrderItemInput.kind"),
         nominal=_decimal(item.get("nominal"), "OrderItemInput.nominal"),  # type: ignore[arg-type]
         service_fee=_decimal(item.get("serviceFee"), "OrderItemInput.serviceFee", required=False),
         discount=_decimal(item.get("discount"), "OrderItemInput.discount", required=False),
@@ -148,7 +148,7 @@ def order_input(value: object) -> OrderInput:
         id=_text(order.get("id"), "OrderInput.id"),  # type: ignore[arg-type]
         participant_id=_text(order.get("participantId"), "OrderInput.participantId"),  # type: ignore[arg-type]
         program_id=_text(order.get("programId"), "OrderInput.programId"),  # type: ignore[arg-type]
-        channel=_enum(order.get("channel"), Channel, "OrderInput.channel"),  # type: ignore[arg-type]
+        channel=_enum(order.get("channel"), Channel, "OrderInput.channel"),
         items=[_item(item) for item in items],
         bonus_to_spend=_int(order.get("bonusToSpend"), "OrderInput.bonusToSpend"),
         mode=_enum(order.get("mode"), OrderMode, "OrderInput.mode", required=False),
