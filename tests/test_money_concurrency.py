@@ -19,8 +19,9 @@ import pytest
 
 from loyalty import adjustments, audiences, campaigns, clock, ledger, orders, sql
 from loyalty.enums import EntryKind, OrderStatus
-from loyalty.errors import Conflict, DomainError
-from loyalty.models import Entry, Lot, Refund, Wallet
+from loyalty.errors import Conflict, DomainError, RuleViolation
+from loyalty.ledger.audit import audit
+from loyalty.models import Draw, Entry, Lot, Order, OrderItem, Refund, Wallet
 from loyalty.programs import Catalog
 from tests import scenario
 from tests.scenario import goods, ticket
@@ -192,6 +193,29 @@ async def test_lb10_refunds_of_two_tickets_with_two_keys_in_parallel_withhold_al
         assert cheap.bonus_withheld + dear.bonus_withheld == 500
         assert cheap.money_refund + dear.money_refund == Decimal("9500.00")
         assert await ledger.balance(wallet.id) == ledger.Balance()
+
+
+async def test_lb08_lb13_sixty_holds_at_once_on_one_wallet_take_exactly_what_is_there(catalog):
+    """Issue 11's S3 through the domain: 60 RecordOrders of 70 bonuses each at once on a
+    wallet of 1,000 + 500 (the 500 expiring sooner): 1,500 // 70 = 21 are held (1,470),
+    39 refused (LB-08) and not recorded, nothing overdrawn, the 500 lot drained first."""
+    await events()
+    wallet = await seeded(catalog, "burst", 1000)  # 90 days
+    await adjustments.adjust(catalog, adjustments.Adjustment("burst", PROGRAM, 500, "seed", valid_days=30))
+    drafts = [scenario.draft(f"burst-o{n}", "burst", ticket("t1", "later", "1000"), spend=70) for n in range(60)]
+    results = await both(*(orders.record_order(catalog, draft) for draft in drafts))
+    held = {r.id for r in results if not isinstance(r, BaseException)}
+    refused = [r for r in results if isinstance(r, BaseException)]
+    assert len(held) == 1500 // 70 == 21
+    assert {(type(r), r.rule) for r in refused} == {(RuleViolation, "LB-08")}
+    assert set(await Order.all().values_list("id", flat=True)) == held  # a refusal recorded nothing
+    assert set(await OrderItem.all().values_list("order_id", flat=True)) == held
+    assert {d["order_id"] for d in await Draw.all().values("order_id")} == held
+    assert await ledger.balance(wallet.id) == ledger.Balance(active=30, held=1470)
+    # soonest-expiring first: the 30-day 500 gone, 1,000 - (1,470 - 500) = 30 left of the other
+    lots = await Lot.filter(wallet_id=wallet.id).order_by("expires_at").values_list("remaining", flat=True)
+    assert lots == [0, 30]
+    assert await audit() == []
 
 
 async def test_lb13_spend_and_staff_debit_in_parallel_never_overdraw(catalog):

@@ -10,7 +10,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from tortoise.exceptions import OperationalError
+from tortoise.exceptions import IntegrityError, OperationalError
 
 from loyalty import clock, ledger, orders, participants
 from loyalty.enums import EntryKind, OrderStatus
@@ -289,9 +289,19 @@ async def test_lb13_storage_failure_while_holding_writes_no_order(catalog, monke
     async def hold_fails(*args, **kwargs):
         raise OperationalError("database is locked")
 
-    monkeypatch.setattr(ledger, "hold", hold_fails)
+    real_statement = ledger.held_statement
+
+    def draw_fails(writes, gate, first):
+        # PostgreSQL writes the order, its item and the hold in one statement: its draw rows
+        # now break their CHECK (amount > 0), after the order's rows in the same statement.
+        statement = real_statement(writes, gate, first)
+        assert statement.count("::bigint, amount, ") == 1
+        return statement.replace("::bigint, amount, ", "::bigint, -amount, ")
+
+    monkeypatch.setattr(ledger, "hold", hold_fails)  # SQLite: the hold after the order's rows
+    monkeypatch.setattr(ledger, "held_statement", draw_fails)
     before = await scenario.snapshot()
-    with pytest.raises(OperationalError):
+    with pytest.raises((OperationalError, IntegrityError)):
         await orders.record_order(catalog, scenario.draft("o1", "c1", ticket("t1", "e1", "5000"), spend=300))
     assert await scenario.snapshot() == before  # no half-written order, no item rows
     assert await ledger.balance(wallet.id) == Balance(active=1000)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from loyalty.ledger.balances import Balance, BurnForecast, balance, balances, next_burns
 from loyalty.ledger.burns import burn_expired
 from loyalty.ledger.history import Page, entry_cursor, history
-from loyalty.ledger.spends import debit, hold, release_held, take_held
+from loyalty.ledger.spends import Hold, debit, held_statement, held_with, hold, release_held, take_held
 from loyalty.ledger.writes import (
     NewLot,
     Revocation,
@@ -32,6 +32,7 @@ from loyalty.ledger.writes import (
 __all__ = [
     "Balance",
     "BurnForecast",
+    "Hold",
     "NewLot",
     "Page",
     "Revocation",
@@ -43,6 +44,8 @@ __all__ = [
     "debit",
     "entry_cursor",
     "extend_expiry",
+    "held_statement",
+    "held_with",
     "history",
     "hold",
     "lock_wallet",

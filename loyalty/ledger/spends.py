@@ -3,17 +3,23 @@
 An unpaid order's hold is a set of `Draw`s with no entry; paying turns them into one
 SPEND entry, cancelling gives them back. A staff debit takes its draws with its entry
 at once. Every function runs inside a transaction that holds the wallet's lock
-(`writes.lock_wallet`). On PostgreSQL each step is one statement: the lots are chosen,
-taken and drawn by one conditional `UPDATE ... RETURNING`, so the lock is held for as
-few round trips as there are steps.
+(`writes.lock_wallet`), but `held_with`, which takes it itself. On PostgreSQL each step is
+one statement: the lots are chosen, taken and drawn by one conditional `UPDATE ...
+RETURNING`, so the lock is held for as few round trips as there are steps; a hold with
+the order it is for (`held_statement`) is one statement in autocommit, the wallet's lock
+held for its execution only, no round trip and no Python in between.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
+from typing import Any
 
 from loyalty import clock, sql
-from loyalty.enums import EntryKind
+from loyalty.enums import EntryKind, ParticipantStatus, WalletStatus, standing
 from loyalty.errors import BadInput, RuleViolation
 from loyalty.models import Entry, Wallet
 
@@ -21,11 +27,11 @@ from loyalty.models import Entry, Wallet
 _ACTIVE = "wallet_id = $1 AND remaining > 0 AND activates_at <= $2 AND (expires_at IS NULL OR expires_at > $2)"
 
 
-def _take(lots: str) -> str:
+def _take(lots: str, amount: str = "$3", debt: str = "$4") -> str:
     """`active`: the active lots in `lots`, soonest-expiring first (never-expiring last,
-    then oldest first); `take`: how much of $3 bonuses each gives: all it has while the
-    running total stays within $3, the rest from the lot that crosses it. Nothing when
-    the active bonuses less the debt $4 fall short of $3 (LB-10: a debt is paid first)."""
+    then oldest first); `take`: how much of `amount` bonuses each gives: all it has while
+    the running total stays within it, the rest from the lot that crosses it. Nothing when
+    the active bonuses less the `debt` fall short of it (LB-10: a debt is paid first)."""
     return f"""active AS (
   SELECT id, remaining,
     SUM(remaining) OVER (ORDER BY expires_at IS NULL, expires_at, id
@@ -33,8 +39,8 @@ def _take(lots: str) -> str:
     SUM(remaining) OVER () AS total
   FROM {lots}
 ), take AS (
-  SELECT id, CASE WHEN upto <= $3 THEN remaining ELSE $3 - (upto - remaining) END AS amount
-  FROM active WHERE upto - remaining < $3 AND total - $4 >= $3
+  SELECT id, CASE WHEN upto <= {amount} THEN remaining ELSE {amount} - (upto - remaining) END AS amount
+  FROM active WHERE upto - remaining < {amount} AND total - {debt} >= {amount}
 )"""
 
 
@@ -75,8 +81,7 @@ async def _draw(wallet: Wallet, amount: int, *, order_id: str | None, entry_id: 
         return
     if taken:  # the locks make this impossible; refuse rather than overdraw
         raise RuleViolation("LB-13", "a lot changed under the wallet lock")
-    owed = f" less a debt of {wallet.debt}" if wallet.debt else ""
-    raise RuleViolation("LB-08", f"only {max(total - wallet.debt, 0)} spendable bonuses ({total} active{owed})")
+    raise _short(total, wallet.debt)
 
 
 async def _draw_sqlite(wallet: Wallet, amount: int, now: datetime, order_id: str | None, entry_id: int | None) -> int:
@@ -105,6 +110,87 @@ async def hold(wallet: Wallet, amount: int, order_id: str) -> None:
     """Hold `amount` active bonuses for an unpaid order (no entry until it is paid)."""
     if amount > 0:
         await _draw(wallet, amount, order_id=order_id, entry_id=None)
+
+
+@dataclass(frozen=True)
+class Hold:
+    """What `held_with` did: `written` when the hold and the caller's writes were made
+    (all or nothing); else `enough` says the bonuses were there (so the caller's writes
+    found nothing to do), `standing` the wallet's (None: no such wallet)."""
+
+    written: bool
+    enough: bool
+    standing: WalletStatus | None
+    total: int
+    debt: int
+
+    def short(self) -> RuleViolation:
+        """The refusal when the active bonuses less the debt fall short (LB-08, LB-10)."""
+        return _short(self.total, self.debt)
+
+
+def _short(total: int, debt: int) -> RuleViolation:
+    owed = f" less a debt of {debt}" if debt else ""
+    return RuleViolation("LB-08", f"only {max(total - debt, 0)} spendable bonuses ({total} active{owed})")
+
+
+@lru_cache(maxsize=8)
+def held_statement(writes: str, gate: str, first: int) -> str:
+    """PostgreSQL: one statement that holds bonuses and makes the caller's `writes` with
+    them, all or nothing, so the wallet's lock is held for this one statement only.
+
+    Its parameters from `$first`: the wallet, now, the amount, the order id. It locks the
+    wallet (FOR UPDATE), reads its standing (both kinds of block, MG-13), locks its active
+    lots (FOR UPDATE: a lot a concurrent writer changed while this waited for the wallet is
+    read as that writer left it, not as the statement's snapshot saw it), chooses the draw
+    (soonest-expiring first, the debt paid first, LB-10), and only when all of the amount is
+    there makes `writes`: CTEs reading `enough` (one row, or none when short or not ACTIVE),
+    the CTE named `gate` returning a row when they wrote. Only then are the lots taken and
+    drawn. The lots being locked, the draw takes exactly what was chosen; the lot's CHECK
+    (0 <= remaining) would fail the whole statement rather than overdraw.
+    """
+    wallet, now, amount, order = (f"${first + k}" for k in range(4))
+    active = WalletStatus.ACTIVE.value
+    return f"""
+WITH w AS MATERIALIZED (
+  SELECT w.id, w.debt, w.status, p.status AS participant_status
+  FROM wallet w JOIN participant p ON p.id = w.participant_id WHERE w.id = {wallet} FOR UPDATE OF w
+), lots AS MATERIALIZED (
+  SELECT l.id, l.remaining, l.expires_at FROM lot l
+  WHERE l.wallet_id = (SELECT id FROM w WHERE status = '{active}' AND participant_status = '{active}')
+    AND l.remaining > 0 AND l.activates_at <= {now} AND (l.expires_at IS NULL OR l.expires_at > {now})
+  FOR UPDATE OF l
+), {_take("lots", amount, "(SELECT debt FROM w)")}, enough AS (
+  SELECT 1 AS one WHERE (SELECT COALESCE(SUM(amount), 0) FROM take) = {amount}
+), {writes}, spent AS (
+  UPDATE lot SET remaining = lot.remaining - take.amount FROM take
+  WHERE lot.id = take.id AND EXISTS (SELECT 1 FROM {gate})
+  RETURNING lot.id, take.amount
+), drawn AS (
+  INSERT INTO draw (lot_id, wallet_id, amount, order_id, entry_id, created_at)
+  SELECT id, {wallet}::bigint, amount, {order}::varchar, NULL, {now}::timestamptz FROM spent
+)
+SELECT EXISTS (SELECT 1 FROM {gate}) AS written, EXISTS (SELECT 1 FROM enough) AS enough,
+  COALESCE((SELECT MAX(total) FROM active), 0) AS total,
+  w.debt, w.status, w.participant_status
+FROM (SELECT 1 AS one) AS one LEFT JOIN w ON TRUE
+"""
+
+
+async def held_with(statement: str, params: Sequence[Any], wallet_id: int, amount: int, order_id: str) -> Hold:
+    """Run a `held_statement` (in autocommit: it is one transaction by itself) with the
+    writes' own `params` before the hold's; what it did."""
+    [row] = await sql.fetch(statement, *params, wallet_id, clock.now(), amount, order_id)
+    status = row["status"]
+    return Hold(
+        written=bool(row["written"]),
+        enough=bool(row["enough"]),
+        standing=None
+        if status is None
+        else standing(ParticipantStatus(row["participant_status"]), WalletStatus(status)),
+        total=int(row["total"]),
+        debt=int(row["debt"] or 0),
+    )
 
 
 # PostgreSQL: the SPEND entry for everything the order holds, and the draws marked with it.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 from dataclasses import dataclass
+from typing import NoReturn
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
@@ -53,8 +54,11 @@ async def record_order(catalog: Catalog, draft: OrderDraft) -> Order:
     """Record an order (CREATED) and hold its bonusToSpend (LB-08, LB-13).
 
     The same id with the same content returns the first answer; with other content,
-    CONFLICT. Nothing is written when any check fails. Everything is decided before
-    the write; only a hold takes the wallet's lock, after the order's rows are written.
+    CONFLICT. Nothing is written when any check fails, a refused hold included.
+    Everything is decided before the write; only a hold takes the wallet's lock. On
+    PostgreSQL the order, its items and the hold are one statement in autocommit, so the
+    lock is held while it runs only; on SQLite the order's rows are written first, then
+    the hold, in one transaction.
     """
     draft = validate(draft)
     if draft.id is None:
@@ -116,6 +120,12 @@ async def record_order(catalog: Catalog, draft: OrderDraft) -> Order:
     ]
     holds = draft.bonus_to_spend > 0 and wallet is not None
     try:
+        if holds and wallet is not None and sql.is_postgres():
+            # One statement in autocommit: the wallet's lock held for its execution only.
+            held = await store.insert_holding(record, items, wallet.id, draft.bonus_to_spend)
+            if not held.written:
+                _refuse(held, participant, recorded=held.enough or await _recorded_meanwhile(draft.id))
+            return await _attributed(program, record)
         # On PostgreSQL an order without a hold is one statement, atomic by itself.
         async with in_transaction() if holds or not sql.is_postgres() else nullcontext():
             if not await store.insert(record, items):
@@ -137,6 +147,24 @@ async def record_order(catalog: Catalog, draft: OrderDraft) -> Order:
 
 class _Recorded(Exception):
     """The order's id was recorded by a concurrent request meanwhile."""
+
+
+async def _recorded_meanwhile(order_id: str) -> bool:
+    # A refused hold writes nothing; a concurrent request with the same id may have
+    # recorded it (and held the bonuses this one then found short): answer as a repeat.
+    return bool(await sql.fetch("SELECT 1 FROM orders WHERE id = $1", order_id))
+
+
+def _refuse(held: ledger.Hold, participant: Participant | None, *, recorded: bool) -> NoReturn:
+    """Why a hold with its order wrote nothing: recorded meanwhile, no wallet, a block
+    (MG-13, read under the lock), or too few bonuses (LB-08)."""
+    if recorded:
+        raise _Recorded()
+    if held.standing is None:
+        raise NotFound("no wallet")
+    if held.standing is not WalletStatus.ACTIVE:
+        raise RuleViolation(blocked_rule(participant), "the wallet cannot spend")
+    raise held.short()
 
 
 async def _repeated(program: Program, order_id: str, digest: str) -> Order:

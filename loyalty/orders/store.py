@@ -2,8 +2,8 @@
 
 Recording an order reads what it needs in one statement (the order's id, the buyer,
 their wallet and its balance) and writes the order with its items in one more (on
-PostgreSQL a data-modifying WITH; SQLite, in-process, takes two inside the write
-transaction). Paying reads the order locked, with the buyer and the wallet, in one
+PostgreSQL a data-modifying WITH, which also holds the bonuses the order spends:
+`insert_holding`; SQLite, in-process, takes two inside the write transaction). Paying reads the order locked, with the buyer and the wallet, in one
 statement, and its items with their events in another. Statements have fixed text,
 so the database driver prepares each once per connection.
 """
@@ -16,7 +16,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from loyalty import clock, sql
+from loyalty import clock, ledger, sql
 from loyalty.enums import ItemKind, OrderStatus
 from loyalty.errors import NotFound
 from loyalty.facts import EventFacts, ItemFacts
@@ -116,6 +116,30 @@ SELECT COUNT(*) AS n FROM o
 """
 
 
+# PostgreSQL, with a hold (`ledger.held_statement`): the same rows, written only when the
+# hold's `enough` has its row; the values cast, as a SELECT list does not infer their types.
+_ORDER_TYPES = (
+    ("varchar",) * 3
+    + ("bigint",)
+    + ("varchar",) * 6
+    + ("numeric",)
+    + ("int",) * 4
+    + ("boolean",)
+    + ("varchar",) * 2
+    + ("timestamptz",)
+)
+_HOLDING_WRITES = f"""o AS (
+  INSERT INTO orders ({_ORDER_COLUMNS})
+  SELECT {", ".join(f"${n + 1}::{t}" for n, t in enumerate(_ORDER_TYPES))} FROM enough
+  ON CONFLICT (id) DO NOTHING RETURNING id
+), i AS (
+  INSERT INTO order_item ({_ITEM_COLUMNS})
+  SELECT o.id, i.* FROM o, unnest($20::varchar[], $21::int[], $22::varchar[], $23::varchar[], $24::numeric[],
+                                  $25::numeric[], $26::numeric[], $27::int[])
+    AS i(item_id, position, event_id, kind, nominal, service_fee, discount, bonus_share)
+)"""
+
+
 def new_order(**values: Any) -> Order:
     """An order not yet written, CREATED, with nothing accrued or revoked (`insert` writes it)."""
     order = sql.as_model(
@@ -175,6 +199,14 @@ def _order_values(order: Order) -> list[Any]:
     ]
 
 
+def _item_arrays(items: list[ItemRow]) -> list[list[Any]]:
+    rows = [
+        (i.item_id, n, i.event_id, i.kind.value, i.nominal, i.service_fee, i.discount, i.bonus_share)
+        for n, i in enumerate(items)
+    ]
+    return [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in range(8)]
+
+
 async def insert(order: Order, items: list[ItemRow]) -> bool:
     """Write the order and its items; False (nothing written) when the id is taken.
 
@@ -182,16 +214,7 @@ async def insert(order: Order, items: list[ItemRow]) -> bool:
     """
     values = _order_values(order)
     if sql.is_postgres():
-        columns = list(
-            zip(
-                *[
-                    (i.item_id, n, i.event_id, i.kind.value, i.nominal, i.service_fee, i.discount, i.bonus_share)
-                    for n, i in enumerate(items)
-                ],
-                strict=True,
-            )
-        )
-        [row] = await sql.fetch(_INSERT_POSTGRES, *values, *[list(c) for c in columns])
+        [row] = await sql.fetch(_INSERT_POSTGRES, *values, *_item_arrays(items))
         return int(row["n"]) == 1
     inserted = await sql.fetch(
         f"INSERT INTO orders ({_ORDER_COLUMNS}) VALUES ({_ORDER_VALUES}) ON CONFLICT (id) DO NOTHING RETURNING id",
@@ -207,6 +230,15 @@ async def insert(order: Order, items: list[ItemRow]) -> bool:
     ]
     await sql.execute(f"INSERT INTO order_item ({_ITEM_COLUMNS}) VALUES {marks}", *params)
     return True
+
+
+async def insert_holding(order: Order, items: list[ItemRow], wallet_id: int, amount: int) -> ledger.Hold:
+    """PostgreSQL: hold `amount` bonuses of the wallet for the order and write the order with
+    its items, in one statement in autocommit (`ledger.held_statement`): both or neither.
+    Not `written` and `enough`: the id was taken meanwhile."""
+    statement = ledger.held_statement(_HOLDING_WRITES, "o", 28)
+    params = [*_order_values(order), *_item_arrays(items)]
+    return await ledger.held_with(statement, params, wallet_id, amount, order.id)
 
 
 @dataclass(frozen=True)
