@@ -171,7 +171,7 @@ class Order(Model):
     id = fields.CharField(max_length=128, primary_key=True)
     customer_id = fields.CharField(max_length=128, db_index=True)
     program_id = fields.CharField(max_length=64)
-    wallet_id = fields.BigIntField(null=True)
+    wallet_id = fields.BigIntField(null=True, db_index=True)
     channel = fields.CharEnumField(Channel, max_length=16)
     mode = fields.CharEnumField(OrderMode, max_length=8, null=True)
     status = fields.CharEnumField(OrderStatus, default=OrderStatus.CREATED, max_length=24)

@@ -293,24 +293,24 @@ async def test_ga02_progress_is_one_query_per_program_and_none_where_nothing_is_
     # Four achievements, one counting query (the participant's lookup is raw SQL too).
     assert len([s for s in statements if "FROM participant p WHERE" not in s]) == 1
     monkeypatch.setattr(sql, "fetch", real_fetch)
-    asked: list[tuple[str, ...]] = []
-    real_counts = achievements.progress.counts
+    asked: list[tuple[tuple[str, ...], set[str]]] = []
+    real_counts = achievements.progress.unlocked_and_counts
 
-    async def counts(found: list[AchievementDefinition], **where: Any) -> dict[str, int]:
-        asked.append(tuple(d.id for d in found))
-        return await real_counts(found, **where)
+    async def counts(found: list[AchievementDefinition], **where: Any) -> tuple[set[str], dict[str, int]]:
+        done, counted = await real_counts(found, **where)
+        asked.append((tuple(d.id for d in found), done))
+        return done, counted
 
-    monkeypatch.setattr(achievements.progress, "counts", counts)
+    monkeypatch.setattr(achievements.progress, "unlocked_and_counts", counts)
     await scenario.buy(catalog, "o1", "c1", ticket("t1", "e1", "1000"))
     await scenario.buy(catalog, "o2", "c1", ticket("t2", "e1", "1000"))
     draft = scenario.draft("m-o1", "c1", ticket("mt1", "m1", "1000"), program="mgt-plus", channel=Channel.WIDGET)
     await orders.record_order(catalog, draft)
     await orders.pay_order(catalog, "m-o1")
-    # One count per payment, of what is still locked; МГТ+ defines none: its payment asks nothing
-    assert asked == [
-        ("first-ticket", "regular", "ambassador", "explorer"),
-        ("regular", "ambassador", "explorer"),
-    ]
+    # One count per payment, which also reads what is unlocked already; МГТ+ defines none:
+    # its payment asks nothing
+    every = ("first-ticket", "regular", "ambassador", "explorer")
+    assert asked == [(every, set()), (every, {"first-ticket"})]
 
 
 # ---------------------------------------------------------------- GA-03 returns
@@ -442,3 +442,31 @@ async def test_lb17_an_achievement_reward_is_a_ledger_credit_spendable_and_burni
         (EntryKind.BURN, -30, "LB-04"),
     ]
     await assert_ledger_invariants()
+
+
+async def test_ga02_a_payment_reads_no_purchase_once_every_purchase_achievement_is_unlocked(catalog):
+    """First ticket, Regular and Explorer unlocked: the payment's one statement reads which
+    are, and counts only Ambassador's referrals (the purchases' counts stay 0, unread)."""
+    wallet = await scenario.join(catalog, "c1")
+    await scenario.event("e1", "concert")
+    await scenario.buy(catalog, "o1", "c1", ticket("t1", "e1", "1000"))  # First ticket, 1 purchase
+    for achievement in ("regular", "explorer"):
+        await AchievementUnlock.create(
+            participant_id=wallet.participant_id,
+            program_id=scenario.PROGRAM,
+            achievement_id=achievement,
+            wallet_id=wallet.id,
+            unlocked_at=clock.now(),
+        )
+    program = catalog.get(scenario.PROGRAM)
+    where = {
+        "wallet_id": wallet.id,
+        "participant_id": wallet.participant_id,
+        "customer_id": "c1",
+        "program_id": program.id,
+    }
+    found = achievements.definitions(program)
+    done, counted = await achievements.progress.unlocked_and_counts(found, **where)
+    assert done == {"first-ticket", "regular", "explorer"}
+    assert counted == {"first-ticket": 0, "regular": 0, "ambassador": 0, "explorer": 0}
+    assert (await achievements.progress.counts(found, **where))["first-ticket"] == 1  # the listing's count

@@ -8,7 +8,8 @@ referral counts while it is REWARDED (a revoked one is REJECTED). Windows count 
 the order was paid, or the referral rewarded.
 
 All the counts a program's achievements need come from one query (one column per
-kind of count and window, never one query per achievement); a program with a
+kind of count and window, never one query per achievement), which on a payment also
+reads which of them are unlocked already; a program with a
 partner's own counter (``counts="custom"``) reads the purchases themselves too, in one
 more query, and hands them to the counter as plain facts.
 """
@@ -59,8 +60,45 @@ async def counts(
     definitions: list[AchievementDefinition], *, wallet_id: int, participant_id: int, customer_id: str, program_id: str
 ) -> dict[str, int]:
     """Each definition's count now, by achievement id (not capped at the goal): one query."""
+    _, found = await _counted(
+        definitions,
+        wallet_id=wallet_id,
+        participant_id=participant_id,
+        customer_id=customer_id,
+        program_id=program_id,
+        unlocks=False,
+    )
+    return found
+
+
+async def unlocked_and_counts(
+    definitions: list[AchievementDefinition], *, wallet_id: int, participant_id: int, customer_id: str, program_id: str
+) -> tuple[set[str], dict[str, int]]:
+    """The definitions the participant has unlocked in the program, and the count of each
+    other one, in one query (a payment's, issue 11). The purchases are not read at all
+    when every achievement counted from them is unlocked already (their counts are then
+    0, as are those of every unlocked one: only the others' are counts)."""
+    return await _counted(
+        definitions,
+        wallet_id=wallet_id,
+        participant_id=participant_id,
+        customer_id=customer_id,
+        program_id=program_id,
+        unlocks=True,
+    )
+
+
+async def _counted(
+    definitions: list[AchievementDefinition],
+    *,
+    wallet_id: int,
+    participant_id: int,
+    customer_id: str,
+    program_id: str,
+    unlocks: bool,
+) -> tuple[set[str], dict[str, int]]:
     if not definitions:
-        return {}
+        return set(), {}
     now = clock.now()
     param = _Params()
     columns: dict[tuple[str, datetime | None], str] = {}
@@ -83,7 +121,17 @@ async def counts(
             expressions.append(f"{expression} AS {columns[(kind, since)]}")
         return columns[(kind, since)]
 
+    def unlocked(ids: list[str]) -> str:
+        # How many of `ids` the participant has unlocked in the program (the unique key's index).
+        marks = ", ".join(param(("id", i), i) for i in ids)
+        return (
+            f"(SELECT COUNT(*) FROM achievement_unlock u WHERE u.participant_id = {param('who', participant_id)}"
+            f" AND u.program_id = {param('program', program_id)} AND u.achievement_id IN ({marks}))"
+        )
+
     expressions: list[str] = []
+    if unlocks:
+        expressions.extend(f"{unlocked([d.id])} AS u{n}" for n, d in enumerate(definitions))
     named = {
         # A partner's counter gets the rewarded referrals of its window beside the purchases.
         d.id: column(REFERRAL_REWARDED if d.counts == CUSTOM else d.counts, _since(d, now))
@@ -98,9 +146,14 @@ async def counts(
             f" AND o.status IN ({param('paid', paid)}, {param('partly', partly)})"
             f" AND i.kind = {param('ticket', ItemKind.TICKET.value)} AND i.refund_id IS NULL"
         )
+        purchased = [d.id for d in definitions if d.counts in _DISTINCT]
+        if unlocks and purchased:
+            # Evaluated once (PostgreSQL: a one-time filter), before any purchase is read.
+            statement += f" AND {unlocked(purchased)} < {len(purchased)}"
     row = (await sql.fetch(statement, *param.values))[0]
+    done = {d.id for n, d in enumerate(definitions) if unlocks and int(row[f"u{n}"])}
     found = {d.id: int(row[named[d.id]] or 0) for d in definitions}
-    custom = [d for d in definitions if d.counts == CUSTOM]
+    custom = [d for d in definitions if d.counts == CUSTOM and d.id not in done]
     if custom:
         bought = await purchase_facts(wallet_id, program_id)
         for definition in custom:
@@ -112,7 +165,7 @@ async def counts(
                 now=now,
             )
             found[definition.id] = _custom_count(definition, facts)
-    return found
+    return done, found
 
 
 def _custom_count(definition: AchievementDefinition, facts: AchievementFacts) -> int:

@@ -74,24 +74,16 @@ async def _unlock(
         return []
     if standing(participant.status, wallet.status) is not WalletStatus.ACTIVE:
         return []  # LB-01, LB-16, MG-13: a wallet that cannot earn unlocks nothing
-    # Raw SQL: this runs in every payment, under the wallet's lock (issue 11).
-    unlocks = await sql.fetch(
-        "SELECT achievement_id FROM achievement_unlock WHERE participant_id = $1 AND program_id = $2",
-        participant.id,
-        program.id,
-    )
-    done = {str(row["achievement_id"]) for row in unlocks}
-    locked = [d for d in found if d.id not in done]
-    if not locked:
-        return []
-    counted = await progress.counts(
-        locked,
+    # One statement: this runs in every payment, under the wallet's lock (issue 11); it
+    # reads no purchase once every achievement counted from purchases is unlocked.
+    done, counted = await progress.unlocked_and_counts(
+        found,
         wallet_id=wallet.id,
         participant_id=participant.id,
         customer_id=participant.customer_id,
         program_id=program.id,
     )
-    reached = [d for d in locked if counted[d.id] >= d.goal]
+    reached = [d for d in found if d.id not in done and counted[d.id] >= d.goal]
     if not reached:
         return []
     now = clock.now()
