@@ -262,10 +262,11 @@ async def test_lb13_storage_failure_in_the_middle_of_a_payment_writes_nothing(ca
     )
     real_credit_lots, calls = ledger.credit_lots, []
 
-    async def second_credit_fails(wallet, credits):
-        # The accruals are one write; this one writes the first lot, then the disk fails.
+    async def second_credit_fails(wallet, credits, alongside=None):
+        # The accruals are one write (the order marked PAID with them); this one writes the
+        # first lot and marks the order, then the disk fails.
         calls.extend(credit.amount for credit in credits)
-        await real_credit_lots(wallet, credits[:1])
+        await real_credit_lots(wallet, credits[:1], alongside)
         raise OperationalError("disk I/O error")
 
     monkeypatch.setattr(ledger, "credit_lots", second_credit_fails)

@@ -17,6 +17,7 @@ from loyalty.ledger.burns import burn_expired
 from loyalty.ledger.history import Page, entry_cursor, history
 from loyalty.ledger.spends import Hold, debit, held_statement, held_with, hold, release_held, take_held
 from loyalty.ledger.writes import (
+    Alongside,
     NewLot,
     Revocation,
     credit,
@@ -30,6 +31,7 @@ from loyalty.ledger.writes import (
 )
 
 __all__ = [
+    "Alongside",
     "Balance",
     "BurnForecast",
     "Hold",

@@ -85,14 +85,30 @@ _ENTRY_COLUMNS = (
 )
 
 
-async def credit_lots(wallet: Wallet, credits: Sequence[NewLot]) -> list[int]:
+@dataclass(frozen=True)
+class Alongside:
+    """A statement of the caller's to run with the credits (`credit_lots`): `text` with
+    its parameters written {0}, {1}, ... for `params`."""
+
+    text: str
+    params: tuple[Any, ...]
+
+    def marked(self, first: int) -> str:
+        """The text, its parameters numbered from `$first`."""
+        return self.text.format(*(f"${first + n}" for n in range(len(self.params))))
+
+
+async def credit_lots(wallet: Wallet, credits: Sequence[NewLot], alongside: Alongside | None = None) -> list[int]:
     """Write each credit as a lot and its entry, paying the wallet's debt first (LB-10).
 
     The debt is paid off credit by credit, in order; each entry shows its full amount.
-    On PostgreSQL every lot, entry and the debt's change are one statement. The caller
-    holds the wallet's lock. Returns the entries' ids.
+    On PostgreSQL every lot, entry and the debt's change are one statement, and so is
+    `alongside` (a data-modifying CTE; on SQLite the statement after). It runs with no
+    credits too. The caller holds the wallet's lock. Returns the entries' ids.
     """
     if not credits:
+        if alongside is not None:
+            await sql.execute(alongside.marked(1), *alongside.params)
         return []
     if any(c.amount <= 0 for c in credits):
         raise BadInput("a credit must be a positive number of bonuses")
@@ -106,14 +122,18 @@ async def credit_lots(wallet: Wallet, credits: Sequence[NewLot]) -> list[int]:
         rows.append((*lot, c.order_id, c.event_id, c.campaign_id, c.description, c.plugin))
     paid = wallet.debt - debt
     if sql.is_postgres():
-        ids = await _credit_postgres(wallet.id, now, rows, paid)
+        ids = await _credit_postgres(wallet.id, now, rows, paid, alongside)
     else:
         ids = await _credit_sqlite(wallet.id, now, rows, paid)
+        if alongside is not None:
+            await sql.execute(alongside.marked(1), *alongside.params)
     wallet.debt = debt
     return ids
 
 
-async def _credit_postgres(wallet_id: int, now: datetime, rows: list[tuple[Any, ...]], paid: int) -> list[int]:
+async def _credit_postgres(
+    wallet_id: int, now: datetime, rows: list[tuple[Any, ...]], paid: int, alongside: Alongside | None
+) -> list[int]:
     # $1 wallet, $2 now, then 12 per credit: kind, amount, remaining, activates, expires, rule,
     # rules_version, order, event, campaign, description, plugin.
     lots, entries, params = [], [], [wallet_id, now]
@@ -127,6 +147,9 @@ async def _credit_postgres(wallet_id: int, now: datetime, rows: list[tuple[Any, 
     if paid:
         params.append(paid)
         lots.append(f"debt AS (UPDATE wallet SET debt = debt - ${len(params)} WHERE id = $1)")
+    if alongside is not None:
+        lots.append(f"alongside AS ({alongside.marked(len(params) + 1)})")
+        params.extend(alongside.params)
     statement = f"WITH {', '.join(lots)} INSERT INTO entry ({_ENTRY_COLUMNS}) VALUES {', '.join(entries)} RETURNING id"
     return [int(r["id"]) for r in await sql.fetch(statement, *params)]
 

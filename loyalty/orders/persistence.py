@@ -214,7 +214,8 @@ async def pay_order(catalog: Catalog, order_id: str) -> Order:
         if order.wallet_id is None and erased(participant):
             wallet = None  # erased (LB-16): nothing to take or credit
         facts = facts_of(order, found.items)
-        accrued = 0
+        accrued, marked = 0, False
+        paid_at = clock.now()
         if wallet is not None:
             # A tier follows the wallet's paid orders, which only its lock keeps still (TK-05).
             plan = None if program.tiers else await _plan(program, order, facts, participant, wallet)
@@ -230,7 +231,12 @@ async def pay_order(catalog: Catalog, order_id: str) -> Order:
                     rule=plan.cap.rule if plan.cap else None,
                     description="bonuses spent on the order",
                 )
-            accrued = await _credit_accruals(program, wallet, facts, plan.credits)
+            # Marked PAID with its credits (one statement on PostgreSQL), unless a referral
+            # reads the order first.
+            accrued = sum(credit.amount for credit in plan.credits)
+            marked = not order.referral_code
+            mark = store.marking_paid(order.id, paid_at, accrued, wallet.id) if marked else None
+            await _credit_accruals(program, wallet, facts, plan.credits, mark)
             order.wallet_id = wallet.id
         # After the ledger writes, inside the payment's transaction.
         if order.referral_code:
@@ -238,9 +244,10 @@ async def pay_order(catalog: Catalog, order_id: str) -> Order:
             friend = await participant_facts(program, order.customer_id, participant, wallet, 0)
             await referrals.on_order_paid(program, order, facts, friend, wallet)
         order.status = OrderStatus.PAID
-        order.paid_at = clock.now()
+        order.paid_at = paid_at
         order.bonus_accrued = accrued
-        await store.mark_paid(order.id, order.paid_at, accrued, order.wallet_id)
+        if not marked:
+            await store.mark_paid(order.id, order.paid_at, accrued, order.wallet_id)
         # GA-02: what the payment completes unlocks in its transaction (nothing where none are defined).
         await achievements.on_order_paid(program, order.id, wallet, participant)
     program.rules.notify(
@@ -273,9 +280,11 @@ async def _plan(
     return _Plan(wallet=wallet, cap=cap, credits=planned_credits(program, facts, who, participant))
 
 
-async def _credit_accruals(program: Program, wallet: Wallet, order: OrderFacts, credits: list[Credit]) -> int:
-    """Write each credit as a lot and an ACCRUAL entry; a rolling-expiry program then
-    extends the wallet's whole balance to the latest expiry written (MG-06)."""
+async def _credit_accruals(
+    program: Program, wallet: Wallet, order: OrderFacts, credits: list[Credit], alongside: ledger.Alongside | None
+) -> None:
+    """Write each credit as a lot and an ACCRUAL entry, with `alongside`; a rolling-expiry
+    program then extends the wallet's whole balance to the latest expiry written (MG-06)."""
     now = clock.now()
     starts = {item.event.id: item.event.starts_at for item in order.items}
     lots = []
@@ -296,11 +305,10 @@ async def _credit_accruals(program: Program, wallet: Wallet, order: OrderFacts, 
                 plugin=credit.plugin,
             )
         )
-    await ledger.credit_lots(wallet, lots)
+    await ledger.credit_lots(wallet, lots, alongside)
     expiries = [lot.expires_at for lot in lots if lot.expires_at is not None]
     if program.rolling_expiry and expiries:
         await ledger.extend_expiry(wallet, max(expiries))
-    return sum(credit.amount for credit in credits)
 
 
 async def cancel_order(order_id: str) -> Order:

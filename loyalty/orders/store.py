@@ -325,13 +325,15 @@ def _items(rows: Iterable[dict[str, Any]]) -> tuple[ItemFacts, ...]:
     return tuple(items)
 
 
+_MARK_PAID = "UPDATE orders SET status = {1}, paid_at = {2}, bonus_accrued = {3}, wallet_id = {4} WHERE id = {0}"
+
+
+def marking_paid(order_id: str, paid_at: datetime, accrued: int, wallet_id: int | None) -> ledger.Alongside:
+    """`mark_paid` as a statement to run with the payment's credits (`ledger.credit_lots`)."""
+    return ledger.Alongside(_MARK_PAID, (order_id, OrderStatus.PAID.value, paid_at, accrued, wallet_id))
+
+
 async def mark_paid(order_id: str, paid_at: datetime, accrued: int, wallet_id: int | None) -> None:
     """The order PAID at `paid_at` with the bonuses it accrued, into `wallet_id`."""
-    await sql.execute(
-        "UPDATE orders SET status = $2, paid_at = $3, bonus_accrued = $4, wallet_id = $5 WHERE id = $1",
-        order_id,
-        OrderStatus.PAID.value,
-        paid_at,
-        accrued,
-        wallet_id,
-    )
+    marked = marking_paid(order_id, paid_at, accrued, wallet_id)
+    await sql.execute(marked.marked(1), *marked.params)
