@@ -5,8 +5,8 @@ PostgreSQL also the round trips asyncpg sends, BEGIN and COMMIT included (a rele
 connection goes back to the pool without a reset query: `gateway.db.keep_session`). A 1-ticket accrual order: RecordOrder reads once (the
 order's id, the buyer, the wallet, its balance, the event) and writes once (the order
 with its item; SQLite, in-process, takes two inserts); PayOrder locks the order reading
-its buyer, wallet and items, locks the wallet, writes the lot with its entry, marks the
-order paid. Spending adds the SPEND to PayOrder, and nothing to RecordOrder on
+its buyer, wallet and items, locks the wallet, writes the lot with its entry and marks
+the order paid (one statement on PostgreSQL, two on SQLite). Spending adds the SPEND to PayOrder, and nothing to RecordOrder on
 PostgreSQL (the order, its item, the wallet's lock and the FIFO draw are one statement,
 in autocommit); on SQLite the wallet's read and the draw's statements. With
 plugins.toml's built-in achievements (GA-04) a payment reads the unlocks with the
