@@ -4,19 +4,28 @@ Statements are written with PostgreSQL's `$1` placeholders; on SQLite they becom
 SQLite's numbered parameters, so `$2` may come before `$1` and `$1` may repeat. Only
 placeholders are rewritten: a `$` inside a string literal, a quoted identifier or a
 comment stays as written. Inside `in_transaction()` the statement runs on the transaction's connection.
+
+On PostgreSQL a statement goes to asyncpg directly (the transaction's connection under
+the wrapper's own lock, else the pool), not through the client's query methods: their
+layers cost a fair share of the gateway's CPU on the write path. Errors are translated
+as Tortoise's asyncpg client translates them (`_translated`), rows are dicts as before.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any, TypeVar
 
+import asyncpg
 from tortoise import connections
+from tortoise.backends.asyncpg.client import AsyncpgDBClient, TransactionWrapper
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import IntegrityError, OperationalError, TransactionManagementError
 from tortoise.models import Model
 
 M = TypeVar("M", bound=Model)
@@ -54,7 +63,17 @@ def _dialect(sql: str) -> str:
 
 async def fetch(sql: str, *params: Any) -> list[dict[str, Any]]:
     """Rows of a query as dicts."""
-    return await connection().execute_query_dict(_dialect(sql), list(params))
+    client = connection()
+    if type(client) is TransactionWrapper:
+        async with client._lock:  # the lock Tortoise's own queries take on this connection
+            with _translated():
+                rows = await client._connection.fetch(sql, *params)
+        return [dict(row) for row in rows]
+    if type(client) is AsyncpgDBClient and client._pool is not None:
+        with _translated():
+            rows = await client._pool.fetch(sql, *params)
+        return [dict(row) for row in rows]
+    return await client.execute_query_dict(_dialect(sql), list(params))
 
 
 async def execute(sql: str, *params: Any) -> int:
@@ -63,8 +82,42 @@ async def execute(sql: str, *params: Any) -> int:
     Not for an INSERT's count: on PostgreSQL, Tortoise reads "INSERT 0 1" as 0. Use
     ``fetch`` with ``RETURNING`` where the rows written matter.
     """
-    count, _ = await connection().execute_query(_dialect(sql), list(params))
+    client = connection()
+    if type(client) is TransactionWrapper:
+        async with client._lock:
+            with _translated():
+                return await _pg_execute(client._connection, sql, params)
+    if type(client) is AsyncpgDBClient and client._pool is not None:
+        with _translated():
+            async with client._pool.acquire() as conn:
+                return await _pg_execute(conn, sql, params)
+    count, _ = await client.execute_query(_dialect(sql), list(params))
     return count
+
+
+async def _pg_execute(conn: Any, sql: str, params: tuple[Any, ...]) -> int:
+    # As Tortoise's execute_query counts: the command tag's second word for a write
+    # (so "INSERT 0 1" is 0), else the rows returned.
+    if sql.lstrip().upper().startswith(("UPDATE", "DELETE", "INSERT")):
+        tag: str = await conn.execute(sql, *params)
+        try:
+            return int(tag.split(" ")[1])
+        except (AttributeError, IndexError, ValueError):
+            return 0
+    return len(await conn.fetch(sql, *params))
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    """asyncpg's errors as Tortoise's asyncpg client raises them (its `_translate_exceptions`)."""
+    try:
+        yield
+    except (asyncpg.SyntaxOrAccessError, asyncpg.exceptions.DataError) as exc:
+        raise OperationalError(exc) from exc
+    except asyncpg.IntegrityConstraintViolationError as exc:
+        raise IntegrityError(exc) from exc
+    except asyncpg.InvalidTransactionStateError as exc:
+        raise TransactionManagementError(exc) from exc
 
 
 def as_datetime(value: Any) -> datetime | None:
