@@ -15,6 +15,7 @@ traceback (`scrub`), for the exception text of a library we do not control.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
@@ -77,7 +78,10 @@ class JsonFormatter(logging.Formatter):
                 line[name] = value
         if record.exc_info:
             line["exc_info"] = scrub(self.formatException(record.exc_info))
-        return orjson.dumps(line, default=str, option=_ORJSON).decode()
+        try:
+            return orjson.dumps(line, default=str, option=_ORJSON).decode()
+        except orjson.JSONEncodeError:  # a lone surrogate, an integer past 64 bits
+            return json.dumps(line, default=str, ensure_ascii=False)
 
 
 class PersonalDataFilter(logging.Filter):
