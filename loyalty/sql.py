@@ -13,6 +13,7 @@ as Tortoise's asyncpg client translates them (`_translated`), rows are dicts as 
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -65,11 +66,13 @@ async def fetch(sql: str, *params: Any) -> list[dict[str, Any]]:
     """Rows of a query as dicts."""
     client = connection()
     if type(client) is TransactionWrapper:
+        _logged(client, sql, params)
         async with client._lock:  # the lock Tortoise's own queries take on this connection
             with _translated():
                 rows = await client._connection.fetch(sql, *params)
         return [dict(row) for row in rows]
     if type(client) is AsyncpgDBClient and client._pool is not None:
+        _logged(client, sql, params)
         with _translated():
             rows = await client._pool.fetch(sql, *params)
         return [dict(row) for row in rows]
@@ -84,15 +87,23 @@ async def execute(sql: str, *params: Any) -> int:
     """
     client = connection()
     if type(client) is TransactionWrapper:
+        _logged(client, sql, params)
         async with client._lock:
             with _translated():
                 return await _pg_execute(client._connection, sql, params)
     if type(client) is AsyncpgDBClient and client._pool is not None:
+        _logged(client, sql, params)
         with _translated():
             async with client._pool.acquire() as conn:
                 return await _pg_execute(conn, sql, params)
     count, _ = await client.execute_query(_dialect(sql), list(params))
     return count
+
+
+def _logged(client: BaseDBAsyncClient, sql: str, params: tuple[Any, ...]) -> None:
+    # Tortoise's own DEBUG line for a statement (tortoise.db_client), which tests count by.
+    if client.log.isEnabledFor(logging.DEBUG):
+        client.log.debug("%s: %s", sql, list(params))
 
 
 async def _pg_execute(conn: Any, sql: str, params: tuple[Any, ...]) -> int:
