@@ -599,3 +599,19 @@ async def test_ca02_a_tier_audience_counts_tiers_earned_by_spend_and_set_by_staf
     assert await count("Gold") == 2  # spender (spend) + staffed (staff)
     assert await count("Basic") == 1  # saver: no spend earns Basic
     assert await count("Silver") == 0
+
+
+@pytest.mark.parametrize("campaign_id", ["١٢", "9" * 20, "-1", "1e3", " 1"])
+async def test_a_campaign_id_that_is_no_number_we_issue_is_not_found(catalog: Catalog, campaign_id: str) -> None:
+    """int() reads "١٢" as 12 and 20 nines overflow a BIGINT: neither names a campaign."""
+    await scenario.join(catalog, "c1")
+    client = Client()
+    created = await client.op(
+        "CreateGiftCampaign",
+        {"input": {"name": "x", "programId": PROGRAM, "amount": 10, "audience": {"all": True}, "validDays": 10}},
+        token=MARKETER,
+    )
+    assert "errors" not in created
+    assert await client.op("Campaign", {"id": campaign_id}, token=MARKETER) == {"data": {"campaign": None}}
+    for operation in ("LaunchCampaign", "CancelCampaign"):
+        assert error_code(await client.op(operation, {"id": campaign_id}, token=MARKETER)) == "NOT_FOUND", operation

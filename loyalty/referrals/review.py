@@ -58,7 +58,8 @@ async def for_review(programs: Collection[str] | None, first: int, after: str | 
 
 async def get(referral_id: str) -> Referral:
     """The referral with this id; NotFound if none."""
-    if not referral_id.isdigit():
+    # ASCII digits only: "¹".isdigit() holds but int() refuses it; 18 digits fit a BIGINT.
+    if not (referral_id.isascii() and referral_id.isdigit() and len(referral_id) <= 18):
         raise NotFound(f"no referral {referral_id!r}")
     found = await Referral.get_or_none(id=int(referral_id))
     if found is None:
