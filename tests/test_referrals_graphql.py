@@ -235,7 +235,7 @@ async def test_rf01_with_redis_the_landing_limit_holds_across_gateway_processes(
 
 @pytest.mark.parametrize("referral_id", ["¹", "١٢", "9" * 19, "-1", " 7"])
 async def test_a_referral_id_that_is_no_number_we_issue_is_not_found_never_internal(gql, referral_id):
-    """"¹" passes str.isdigit but not int(); 19 nines overflow a BIGINT: both are NOT_FOUND (the fuzzer's case)."""
+    """ "¹" passes str.isdigit but not int(); 19 nines overflow a BIGINT: both are NOT_FOUND (the fuzzer's case)."""
     revoke = "mutation($id: ID!, $reason: String!) { revokeReferral(id: $id, reason: $reason) { referral { id } } }"
     assert error_code(await gql(revoke, {"id": referral_id, "reason": "x"}, ADMIN)) == "NOT_FOUND"
     review = await gql.op("ReviewReferral", {"id": referral_id, "approve": True}, ADMIN)

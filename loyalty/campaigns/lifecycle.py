@@ -73,7 +73,9 @@ def _id(campaign_id: str | int) -> int:
     if isinstance(campaign_id, int):
         return campaign_id
     # ASCII digits only (int() also reads "١٢" as 12), and 18 of them at most, to fit a BIGINT.
-    if not (isinstance(campaign_id, str) and campaign_id.isascii() and campaign_id.isdigit() and len(campaign_id) <= 18):
+    if not (
+        isinstance(campaign_id, str) and campaign_id.isascii() and campaign_id.isdigit() and len(campaign_id) <= 18
+    ):
         raise NotFound(f"no campaign {campaign_id!r}")
     return int(campaign_id)
 
