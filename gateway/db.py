@@ -18,30 +18,19 @@ def normalise_url(url: str) -> str:
     return url
 
 
-async def keep_session(connection: Any) -> None:
-    """asyncpg's pool `reset`, run when a connection goes back to the pool: nothing to do.
-
-    asyncpg's default reset sends `SELECT pg_advisory_unlock_all(); CLOSE ALL;
-    UNLISTEN *; RESET ALL;`, a round trip after every request. The gateway, its workers
-    and its CLI leave no session state behind to undo: no advisory locks (only row locks,
-    `SELECT ... FOR UPDATE`, which end with their transaction), no cursors (asyncpg's
-    `fetch` reads whole results), no LISTEN, no session `SET` (the server settings are
-    the connection's start-up parameters, which RESET ALL would keep anyway). What a
-    reset must still do, asyncpg's pool does before calling this: roll back a
-    transaction left open and drop the connection's listener callbacks.
-    """
-
-
 def connection(database_url: str) -> str | dict[str, Any]:
     """One connection's configuration: SQLite goes through `gateway.sqlite` (WAL, busy
-    timeout, BEGIN IMMEDIATE), so a worker beside the gateway can write the same file;
-    PostgreSQL's pool returns its connections without a reset query (`keep_session`)."""
+    timeout, BEGIN IMMEDIATE), so a worker beside the gateway can write the same file.
+
+    PostgreSQL keeps asyncpg's reset query when a connection goes back to the pool. A
+    no-op reset saved that round trip (about 10 % more mobile reads and spends a second)
+    but tripled the mobile read's p99 (25 → 70-240 ms at 32 connections, bench/mobile_read.py):
+    most likely because a connection released at once is back in the pool's queue before
+    the waiter woken for it runs, so a newer request takes it and that waiter waits again."""
     url = normalise_url(database_url)
     config = expand_db_url(url)
     if url.startswith("sqlite://"):
         config["engine"] = "gateway.sqlite"
-    elif config["engine"] == "tortoise.backends.asyncpg":
-        config["credentials"]["reset"] = keep_session
     else:
         return url
     return config
