@@ -33,8 +33,8 @@ async def adjust(catalog: Catalog, adjustment: Adjustment) -> Entry:
         raise BadInput("an adjustment of 0 bonuses changes nothing")
     if not adjustment.reason.strip():
         raise BadInput("an adjustment needs a reason")
-    if adjustment.valid_days is not None and adjustment.valid_days <= 0:
-        raise BadInput("validDays must be positive")
+    if adjustment.valid_days is not None and not 0 < adjustment.valid_days <= clock.MAX_VALID_DAYS:
+        raise BadInput(f"validDays must be between 1 and {clock.MAX_VALID_DAYS}")
     participant = await participants.find(adjustment.customer_id)
     wallet = await participants.wallet_of(participant, program.id) if participant else None
     if wallet is None:

@@ -33,3 +33,8 @@ def unfreeze() -> None:
     """Let the clock follow the system clock again."""
     global _frozen
     _frozen = None
+
+
+# The longest validity a lot may be given, in days: about 100 years. A later end would
+# overflow the timestamps (year 9999) long before it meant anything to a participant.
+MAX_VALID_DAYS = 36_600

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-from strawberry.dataloader import DataLoader
+from strawberry.dataloader import DataLoader as StrawberryLoader
 from strawberry.types import Info as StrawberryInfo
 
 from loyalty import campaigns, ledger, participants, refunds, tiers
@@ -16,6 +17,23 @@ from loyalty.jobs import Queue
 from loyalty.ledger.balances import Balance, BurnForecast
 from loyalty.models import Refund, Wallet
 from loyalty.programs import Catalog
+
+K = TypeVar("K")
+T = TypeVar("T")
+
+
+class DataLoader(StrawberryLoader[K, T]):
+    """Strawberry's DataLoader, but a caller's cancellation stays its own.
+
+    Callers asking for the same key share one future. graphql-core cancels the pending
+    siblings of a field that failed, and cancelling a task that awaits the shared future
+    cancels the future itself: another field waiting for the same key (`wallets { tier }`
+    beside `wallet(programId) { tier }`) then got CancelledError and the request a 500.
+    Each caller awaits a shield of the shared future instead.
+    """
+
+    def load(self, key: K) -> Awaitable[T]:
+        return asyncio.shield(super().load(key))
 
 
 async def _balances(ids: list[int]) -> list[Balance]:

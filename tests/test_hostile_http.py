@@ -5,6 +5,7 @@ items 9 and 10)."""
 from __future__ import annotations
 
 import os
+from datetime import date
 from typing import Any
 
 import httpx
@@ -15,7 +16,7 @@ from gateway.cli import server
 from gateway.demo import DemoData
 from gateway.settings import Settings
 from loyalty.access import Role
-from tests.gql import Client, token
+from tests.gql import Client, error_code, token
 from tests.scenario import PROGRAM, join
 
 MARKETER = token(Role.MARKETER, "marketing")
@@ -143,3 +144,35 @@ def test_loyalty_demo_turns_graphiql_and_introspection_on(monkeypatch: pytest.Mo
         ):
             os.environ.pop(name, None)
     assert seen == {"graphiql": True, "introspection": True}
+
+
+# ---------------------------------------------------------------------------- the fuzzer's finds
+
+SIBLINGS = (
+    '{ participant(id: "c1") { wallets { tier history(first: -1) { edges { cursor } } }'
+    ' wallet(programId: "tkt-ge") { tier } } }'
+)
+
+
+async def test_a_failing_field_beside_a_shared_dataloader_key_answers_its_error_not_a_500(catalog: Any) -> None:
+    """`wallets { tier }` and `wallet(programId) { tier }` wait for the same tier; the history's
+    BAD_INPUT makes graphql-core cancel the wallets' siblings, which cancelled the shared
+    future under the other field (a 500 with CancelledError before the loaders' shield)."""
+    await join(catalog, "c1", "tkt-ge", birth_date=date(1990, 1, 1))
+    await join(catalog, "c1", "mgt-plus")
+    response = await Client().http.post(
+        "/graphql", json={"query": SIBLINGS}, headers={"Authorization": f"Bearer {token(Role.ADMIN, 'support')}"}
+    )
+    assert response.status_code == 200
+    assert [e["extensions"]["code"] for e in response.json()["errors"]] == ["BAD_INPUT"]
+
+
+@pytest.mark.parametrize("days", [0, 36_601, 2_147_483_646])
+async def test_a_validity_past_a_hundred_years_is_bad_input_not_an_overflow(catalog: Any, days: int) -> None:
+    await join(catalog, "c1")
+    adjust = "mutation($i: AdjustmentInput!) { adjustBonus(input: $i) { entry { kind } } }"
+    given = {"participantId": "c1", "programId": PROGRAM, "amount": 10, "reason": "goodwill", "validDays": days}
+    assert error_code(await Client()(adjust, {"i": given}, token=token(Role.ADMIN, "support"))) == "BAD_INPUT"
+    campaign = {"name": "x", "programId": PROGRAM, "amount": 10, "audience": {"all": True}, "validDays": days}
+    created = await Client().op("CreateGiftCampaign", {"input": campaign}, token=MARKETER)
+    assert error_code(created) == "BAD_INPUT"

@@ -128,8 +128,8 @@ async def create(catalog: Catalog, draft: Draft, actor: str, *, batch_size: int 
     for name, value in (("startsAt", draft.starts_at), ("expiresAt", draft.expires_at)):
         if value is not None and value.tzinfo is None:
             raise BadInput(f"{name} needs a time zone offset")
-    if draft.valid_days is not None and draft.valid_days <= 0:
-        raise BadInput("validDays must be positive")
+    if draft.valid_days is not None and not 0 < draft.valid_days <= clock.MAX_VALID_DAYS:
+        raise BadInput(f"validDays must be between 1 and {clock.MAX_VALID_DAYS}")
     if draft.expires_at is not None:
         if draft.expires_at <= now:
             raise BadInput("expiresAt is in the past")
