@@ -37,16 +37,21 @@ def only(variables: Mapping[str, Any], names: Collection[str]) -> None:
 
 def string(variables: Mapping[str, Any], name: str, coordinate: str, *, required: bool) -> str | None:
     """A String or ID variable as graphql-core and `schema.bounds` would take it, or Unplanned."""
-    value = variables.get(name)
+    return text(variables.get(name), coordinate, required=required)
+
+
+def text(value: object, coordinate: str, *, required: bool = True) -> str | None:
+    """A String or ID as graphql-core takes it from JSON (an ID sent as a number: Unplanned),
+    within its bound."""
     if value is None:
         if required:
-            raise Unplanned(f"${name} is missing")
+            raise Unplanned(f"{coordinate} is missing")
         return None
     if not isinstance(value, str):
-        raise Unplanned(f"${name} is not a string")
+        raise Unplanned(f"{coordinate} is not a string")
     bound = BOUNDS[coordinate].length
     if bound is not None and len(value) > bound:
-        raise Unplanned(f"${name} is out of bounds")
+        raise Unplanned(f"{coordinate} is out of bounds")
     return value
 
 

@@ -26,10 +26,10 @@ from graphql import DocumentNode, FieldNode, GraphQLError, OperationDefinitionNo
 from loyalty import orders
 from loyalty.access import Role, require
 from loyalty.enums import Channel, ItemKind, OrderMode, OrderStatus
-from schema.bounds import BOUNDS, ITEMS_PER_ORDER
+from schema.bounds import ITEMS_PER_ORDER
 from schema.errors import shape
 from schema.orders import Order, OrderInput, OrderItemInput, order_draft, order_payload
-from schema.plans.base import INT_MAX, INT_MIN, PlanInput, Unplanned, only
+from schema.plans.base import INT_MAX, INT_MIN, PlanInput, Unplanned, only, text
 
 E = TypeVar("E", bound=Enum)
 # Past this an item's amounts are left to Strawberry: what a rule accrues on them might
@@ -46,21 +46,6 @@ class Written:
 
 
 # -- the variables, as graphql-core coerces them (or Unplanned) --------------------------------
-
-
-def _text(value: object, coordinate: str, *, required: bool = True) -> str | None:
-    """A String or ID as graphql-core takes it from JSON (an ID sent as a number: Unplanned),
-    within its bound."""
-    if value is None:
-        if required:
-            raise Unplanned(f"{coordinate} is null")
-        return None
-    if not isinstance(value, str):
-        raise Unplanned(f"{coordinate} is not a string")
-    bound = BOUNDS[coordinate].length
-    if bound is not None and len(value) > bound:
-        raise Unplanned(f"{coordinate} is out of bounds")
-    return value
 
 
 def _enum(value: object, enum: type[E], coordinate: str, *, required: bool = True) -> E | None:
@@ -126,8 +111,8 @@ ORDER_FIELDS = frozenset(
 def _item(value: object) -> OrderItemInput:
     item = _fields(value, ITEM_FIELDS, "OrderItemInput")
     return OrderItemInput(
-        id=_text(item.get("id"), "OrderItemInput.id"),  # type: ignore[arg-type]
-        event_id=_text(item.get("eventId"), "OrderItemInput.eventId"),  # type: ignore[arg-type]
+        id=text(item.get("id"), "OrderItemInput.id"),  # type: ignore[arg-type]
+        event_id=text(item.get("eventId"), "OrderItemInput.eventId"),  # type: ignore[arg-type]
         kind=_enum(item.get("kind"), ItemKind, "OrderItemInput.kind"),
         nominal=_decimal(item.get("nominal"), "OrderItemInput.nominal"),  # type: ignore[arg-type]
         service_fee=_decimal(item.get("serviceFee"), "OrderItemInput.serviceFee", required=False),
@@ -145,16 +130,16 @@ def order_input(value: object) -> OrderInput:
     if len(items) > ITEMS_PER_ORDER:
         raise Unplanned("OrderInput.items is out of bounds")
     return OrderInput(
-        id=_text(order.get("id"), "OrderInput.id"),  # type: ignore[arg-type]
-        participant_id=_text(order.get("participantId"), "OrderInput.participantId"),  # type: ignore[arg-type]
-        program_id=_text(order.get("programId"), "OrderInput.programId"),  # type: ignore[arg-type]
+        id=text(order.get("id"), "OrderInput.id"),  # type: ignore[arg-type]
+        participant_id=text(order.get("participantId"), "OrderInput.participantId"),  # type: ignore[arg-type]
+        program_id=text(order.get("programId"), "OrderInput.programId"),  # type: ignore[arg-type]
         channel=_enum(order.get("channel"), Channel, "OrderInput.channel"),
         items=[_item(item) for item in items],
         bonus_to_spend=_int(order.get("bonusToSpend"), "OrderInput.bonusToSpend"),
         mode=_enum(order.get("mode"), OrderMode, "OrderInput.mode", required=False),
-        promo_code=_text(order.get("promoCode"), "OrderInput.promoCode", required=False),
-        referral_code=_text(order.get("referralCode"), "OrderInput.referralCode", required=False),
-        fingerprint=_text(order.get("fingerprint"), "OrderInput.fingerprint", required=False),
+        promo_code=text(order.get("promoCode"), "OrderInput.promoCode", required=False),
+        referral_code=text(order.get("referralCode"), "OrderInput.referralCode", required=False),
+        fingerprint=text(order.get("fingerprint"), "OrderInput.fingerprint", required=False),
     )
 
 
@@ -219,7 +204,7 @@ async def record_order(context: PlanInput, variables: Mapping[str, Any], documen
 async def pay_order(context: PlanInput, variables: Mapping[str, Any], document: DocumentNode) -> Written:
     """`PayOrder`: `payOrder(id)` → order { id status bonusSpent bonusAccrued }."""
     only(variables, ("id",))
-    order_id = _text(variables.get("id"), "Mutation.payOrder.id")
+    order_id = text(variables.get("id"), "Mutation.payOrder.id")
     assert order_id is not None
 
     async def write() -> dict[str, Any]:
