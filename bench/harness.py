@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import resource
 import secrets
 import shutil
 import signal
@@ -81,6 +82,34 @@ def migrate(url: str) -> None:
 
 # ---------------------------------------------------------------------------- servers
 
+SERVERS: dict[str, int] = {}  # base URL -> the uvicorn process's pid, while it serves
+
+
+def server_cpu(base: str) -> float:
+    """The CPU seconds (user and system) the server at `base` has used so far; 0 where
+    /proc cannot tell. CPU per request is steadier than requests/s on a noisy machine."""
+    try:
+        fields = Path(f"/proc/{SERVERS[base]}/stat").read_text().rpartition(")")[2].split()
+    except (KeyError, OSError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def database_cpu() -> float:
+    """The CPU seconds this machine's PostgreSQL processes have used so far (0 where /proc
+    cannot tell): the database's share of a run, on a machine where nothing else uses it."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        name, _, rest = text.partition("(")[2].rpartition(")")
+        if name.startswith("postgres"):
+            fields = rest.split()
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
 
 def free_port() -> int:
     """A TCP port free on loopback now."""
@@ -112,6 +141,7 @@ def serve(app: str, env: dict[str, str], *, app_dir: Path = ROOT, workers: int =
                     tail = logs.read().decode(errors="replace")[-4000:]
                     raise RuntimeError(f"uvicorn {app} did not start:\n{tail}")
                 time.sleep(0.2)
+            SERVERS[base] = server.pid
             try:
                 yield base
             except BaseException:
@@ -120,6 +150,7 @@ def serve(app: str, env: dict[str, str], *, app_dir: Path = ROOT, workers: int =
                 print(f"--- the last of uvicorn {app}'s output:\n{tail}", file=sys.stderr)
                 raise
         finally:
+            SERVERS.pop(base, None)
             server.send_signal(signal.SIGTERM)
             try:
                 server.wait(timeout=20)
@@ -164,6 +195,9 @@ class Result:
     refused: int = 0
     sample: str = ""  # the first failed answer, cut short
     per_round: list[int] = field(default_factory=list)  # burst: successes per round
+    cpu_ms: float = 0.0  # the server's CPU time per request (0: unknown)
+    database_cpu_ms: float = 0.0  # PostgreSQL's, all of its processes
+    load_cpu_ms: float = 0.0  # the load process's
 
     @property
     def rate(self) -> float:
@@ -243,10 +277,24 @@ def run_python(base: str, plan: Plan, connections: int, duration: float) -> Resu
 
 
 def drive(kind: str, base: str, plan: Plan, connections: int, duration: float) -> Result:
-    """Run `plan` against `base` with wrk or bench/load.py (`kind`); bursts always use load.py."""
+    """Run `plan` against `base` with wrk or bench/load.py (`kind`); bursts always use load.py.
+    The result carries the server's CPU time per request over the run."""
+    before, database, load = server_cpu(base), database_cpu(), _children_cpu()
     if kind == "wrk" and not plan.rounds and not plan.refusals:
-        return run_wrk(base, plan, connections, duration)
-    return run_python(base, plan, connections, duration)
+        result = run_wrk(base, plan, connections, duration)
+    else:
+        result = run_python(base, plan, connections, duration)
+    if before and result.requests:
+        result.cpu_ms = 1000 * (server_cpu(base) - before) / result.requests
+        result.database_cpu_ms = 1000 * (database_cpu() - database) / result.requests
+        result.load_cpu_ms = 1000 * (_children_cpu() - load) / result.requests
+    return result
+
+
+def _children_cpu() -> float:
+    # The load process is a child that has ended by the time its result is read.
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def load_kind(requested: str) -> str:
@@ -282,6 +330,8 @@ def print_row(row: Row) -> None:
     extra = f"  refused {r.refused}" if r.refused else ""
     if row.per != 1:
         extra += f"  ({r.rate:.0f} req/s)"
+    if r.cpu_ms:
+        extra += f"  CPU ms/request: server {r.cpu_ms:.3f}, database {r.database_cpu_ms:.3f}, load {r.load_cpu_ms:.3f}"
     print(
         f"  {row.what:<14} {row.side:<8} {row.rate:9.0f} {row.unit}  p50 {r.p50_ms:7.1f} ms  p99 {r.p99_ms:7.1f} ms"
         f"  requests {r.requests}{extra}  failed {r.failed}  load {row.at}",
@@ -294,13 +344,16 @@ def print_row(row: Row) -> None:
 def print_table(rows: list[Row]) -> None:
     """The runs as a Markdown table, then each measurement's gateway/floor ratio."""
     print()
-    print("| measured | side | rate | p50 ms | p99 ms | requests | failed | load |")
-    print("|---|---|---|---|---|---|---|---|")
+    print(
+        "| measured | side | rate | p50 ms | p99 ms | CPU ms/request: server, database, load | requests | failed | load |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
     for row in rows:
         r = row.result
+        cpu = f"{r.cpu_ms:.3f}, {r.database_cpu_ms:.3f}, {r.load_cpu_ms:.3f}" if r.cpu_ms else "-"
         print(
             f"| {row.what} | {row.side} | {row.rate:,.0f} {row.unit} | {r.p50_ms:.1f} | {r.p99_ms:.1f} "
-            f"| {r.requests} | {r.failed} | {row.at} |"
+            f"| {cpu} | {r.requests} | {r.failed} | {row.at} |"
         )
     print()
     for what in dict.fromkeys(row.what for row in rows):

@@ -20,17 +20,14 @@ def normalise_url(url: str) -> str:
 
 def connection(database_url: str) -> str | dict[str, Any]:
     """One connection's configuration: SQLite goes through `gateway.sqlite` (WAL, busy
-    timeout, BEGIN IMMEDIATE), so a worker beside the gateway can write the same file.
-
-    PostgreSQL keeps asyncpg's reset query when a connection goes back to the pool. A
-    no-op reset saved that round trip (about 10 % more mobile reads and spends a second)
-    but tripled the mobile read's p99 (25 → 70-240 ms at 32 connections, bench/mobile_read.py):
-    most likely because a connection released at once is back in the pool's queue before
-    the waiter woken for it runs, so a newer request takes it and that waiter waits again."""
+    timeout, BEGIN IMMEDIATE), so a worker beside the gateway can write the same file;
+    PostgreSQL through `gateway.postgres` (a fair pool without asyncpg's reset query)."""
     url = normalise_url(database_url)
     config = expand_db_url(url)
     if url.startswith("sqlite://"):
         config["engine"] = "gateway.sqlite"
+    elif config["engine"] == "tortoise.backends.asyncpg":
+        config["engine"] = "gateway.postgres"
     else:
         return url
     return config

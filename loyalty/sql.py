@@ -71,7 +71,7 @@ async def fetch(sql: str, *params: Any) -> list[dict[str, Any]]:
             with _translated():
                 rows = await client._connection.fetch(sql, *params)
         return [dict(row) for row in rows]
-    if type(client) is AsyncpgDBClient and client._pool is not None:
+    if isinstance(client, AsyncpgDBClient) and client._pool is not None:
         _logged(client, sql, params)
         with _translated():
             rows = await client._pool.fetch(sql, *params)
@@ -91,7 +91,7 @@ async def execute(sql: str, *params: Any) -> int:
         async with client._lock:
             with _translated():
                 return await _pg_execute(client._connection, sql, params)
-    if type(client) is AsyncpgDBClient and client._pool is not None:
+    if isinstance(client, AsyncpgDBClient) and client._pool is not None:
         _logged(client, sql, params)
         with _translated():
             async with client._pool.acquire() as conn:

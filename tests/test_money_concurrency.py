@@ -295,3 +295,66 @@ async def test_lb04_lb13_burn_job_and_spends_in_parallel_over_lots_expiring_at_t
         drawn = sum(row["amount"] for row in await sql.fetch("SELECT amount FROM draw WHERE lot_id = $1", lot.id))
         # Each bonus of the expiring lot was spent before its expiry or burned at it, once
         assert burned + drawn == 600 and lot.remaining == 0, (burned, drawn)
+
+
+# ------------------------------------------------------------------ a hold refused without waiting (LB-08)
+
+
+def _holding(order_id: str, customer: str, wallet: Wallet, amount: int) -> Awaitable[ledger.Hold]:
+    """`store.insert_holding` of an order of one 1,000.00 ticket spending `amount`."""
+    from loyalty.enums import Channel, ItemKind
+    from loyalty.orders import store
+
+    order = store.new_order(
+        id=order_id,
+        customer_id=customer,
+        program_id=PROGRAM,
+        wallet_id=wallet.id,
+        channel=Channel.APP,
+        total=Decimal("1000.00"),
+        bonus_requested=amount,
+        bonus_spent=amount,
+        bonus_to_accrue=0,
+        content_digest="digest",
+        rules_version="2021-1",
+        created_at=clock.now(),
+    )
+    item = store.ItemRow("t1", "later", ItemKind.TICKET, Decimal("1000.00"), Decimal(0), Decimal(0), amount)
+    return store.insert_holding(order, [item], wallet.id, amount)
+
+
+async def test_lb08_a_hold_its_snapshot_refuses_answers_without_waiting_for_the_wallet_lock(catalog):
+    """Another transaction holds the wallet's lock. A hold of 1,500 of the 1,000 there is
+    refused at once from the statement's snapshot; a hold of 300 waits for the lock, and
+    is written once it is released."""
+    await events()
+    wallet = await seeded(catalog, "locked")
+    pool = sql.connection()._pool
+    async with pool.acquire() as other:
+        locking = other.transaction()
+        await locking.start()
+        await other.execute("SELECT id FROM wallet WHERE id = $1 FOR UPDATE", wallet.id)
+        refused = await asyncio.wait_for(_holding("locked-o1", "locked", wallet, 1500), 5)
+        assert (refused.written, refused.enough, refused.locked, refused.recorded) == (False, False, False, False)
+        assert (refused.total, refused.debt) == (1000, 0)
+        assert refused.short().rule == "LB-08"
+        waiting = asyncio.create_task(_holding("locked-o2", "locked", wallet, 300))
+        await asyncio.sleep(0.3)
+        assert not waiting.done()  # behind the lock
+        await locking.rollback()
+    held = await asyncio.wait_for(waiting, 5)
+    assert (held.written, held.locked) == (True, True)
+    assert await ledger.balance(wallet.id) == ledger.Balance(active=700, held=300)
+    assert not await Order.filter(id="locked-o1").exists()
+
+
+async def test_lb08_a_hold_its_snapshot_refuses_says_when_the_order_was_recorded_already(catalog):
+    """The same order id again, for more than is left: refused from the snapshot, which
+    also saw the id recorded, so the caller answers as a repeat (no second round trip)."""
+    await events()
+    wallet = await seeded(catalog, "again")
+    first = await _holding("again-o1", "again", wallet, 800)
+    assert first.written
+    repeat = await _holding("again-o1", "again", wallet, 800)
+    assert (repeat.written, repeat.enough, repeat.locked, repeat.recorded) == (False, False, False, True)
+    assert await ledger.balance(wallet.id) == ledger.Balance(active=200, held=800)

@@ -116,13 +116,17 @@ async def hold(wallet: Wallet, amount: int, order_id: str) -> None:
 class Hold:
     """What `held_with` did: `written` when the hold and the caller's writes were made
     (all or nothing); else `enough` says the bonuses were there (so the caller's writes
-    found nothing to do), `standing` the wallet's (None: no such wallet)."""
+    found nothing to do), `standing` the wallet's (None: no such wallet). `locked`: the
+    refusal was decided under the wallet's lock (else from the statement's snapshot, in
+    which `recorded` says whether the order's id was recorded already)."""
 
     written: bool
     enough: bool
     standing: WalletStatus | None
     total: int
     debt: int
+    locked: bool = True
+    recorded: bool = False
 
     def short(self) -> RuleViolation:
         """The refusal when the active bonuses less the debt fall short (LB-08, LB-10)."""
@@ -139,10 +143,14 @@ def held_statement(writes: str, gate: str, first: int) -> str:
     """PostgreSQL: one statement that holds bonuses and makes the caller's `writes` with
     them, all or nothing, so the wallet's lock is held for this one statement only.
 
-    Its parameters from `$first`: the wallet, now, the amount, the order id. It locks the
-    wallet (FOR UPDATE), reads its standing (both kinds of block, MG-13), locks its active
+    Its parameters from `$first`: the wallet, now, the amount, the order id. It first reads
+    the wallet as the statement's snapshot sees it, unlocked (`seen`): when that wallet
+    cannot spend the amount (blocked, or too few active bonuses less its debt), the
+    statement refuses at once, without waiting for the lock behind concurrent spends: a
+    refusal true of a committed state while the request ran. Otherwise it locks the wallet
+    (FOR UPDATE), reads its standing again (both kinds of block, MG-13), locks its active
     lots (FOR UPDATE: a lot a concurrent writer changed while this waited for the wallet is
-    read as that writer left it, not as the statement's snapshot saw it), chooses the draw
+    read as that writer left it, not as the snapshot saw it), chooses the draw
     (soonest-expiring first, the debt paid first, LB-10), and only when all of the amount is
     there makes `writes`: CTEs reading `enough` (one row, or none when short or not ACTIVE),
     the CTE named `gate` returning a row when they wrote. Only then are the lots taken and
@@ -152,9 +160,18 @@ def held_statement(writes: str, gate: str, first: int) -> str:
     wallet, now, amount, order = (f"${first + k}" for k in range(4))
     active = WalletStatus.ACTIVE.value
     return f"""
-WITH w AS MATERIALIZED (
+WITH seen AS MATERIALIZED (
+  SELECT w.id, w.debt, w.status, p.status AS participant_status,
+    (SELECT COALESCE(SUM(l.remaining), 0) FROM lot l WHERE l.wallet_id = w.id AND l.remaining > 0
+       AND l.activates_at <= {now} AND (l.expires_at IS NULL OR l.expires_at > {now})) AS total,
+    EXISTS (SELECT 1 FROM orders r WHERE r.id = {order}::varchar) AS recorded
+  FROM wallet w JOIN participant p ON p.id = w.participant_id WHERE w.id = {wallet}
+), w AS MATERIALIZED (
   SELECT w.id, w.debt, w.status, p.status AS participant_status
-  FROM wallet w JOIN participant p ON p.id = w.participant_id WHERE w.id = {wallet} FOR UPDATE OF w
+  FROM wallet w JOIN participant p ON p.id = w.participant_id
+  WHERE w.id = (SELECT id FROM seen WHERE status = '{active}' AND participant_status = '{active}'
+                AND NOT recorded AND total - debt >= {amount})
+  FOR UPDATE OF w
 ), lots AS MATERIALIZED (
   SELECT l.id, l.remaining, l.expires_at FROM lot l
   WHERE l.wallet_id = (SELECT id FROM w WHERE status = '{active}' AND participant_status = '{active}')
@@ -171,9 +188,12 @@ WITH w AS MATERIALIZED (
   SELECT id, {wallet}::bigint, amount, {order}::varchar, NULL, {now}::timestamptz FROM spent
 )
 SELECT EXISTS (SELECT 1 FROM {gate}) AS written, EXISTS (SELECT 1 FROM enough) AS enough,
-  COALESCE((SELECT MAX(total) FROM active), 0) AS total,
-  w.debt, w.status, w.participant_status
-FROM (SELECT 1 AS one) AS one LEFT JOIN w ON TRUE
+  w.id IS NOT NULL AS locked, COALESCE(seen.recorded, FALSE) AS recorded,
+  CASE WHEN w.id IS NOT NULL THEN COALESCE((SELECT MAX(total) FROM active), 0) ELSE COALESCE(seen.total, 0) END
+    AS total,
+  COALESCE(w.debt, seen.debt) AS debt, COALESCE(w.status, seen.status) AS status,
+  COALESCE(w.participant_status, seen.participant_status) AS participant_status
+FROM (SELECT 1 AS one) AS one LEFT JOIN seen ON TRUE LEFT JOIN w ON TRUE
 """
 
 
@@ -190,6 +210,8 @@ async def held_with(statement: str, params: Sequence[Any], wallet_id: int, amoun
         else standing(ParticipantStatus(row["participant_status"]), WalletStatus(status)),
         total=int(row["total"]),
         debt=int(row["debt"] or 0),
+        locked=bool(row["locked"]),
+        recorded=bool(row["recorded"]),
     )
 
 

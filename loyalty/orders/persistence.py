@@ -124,7 +124,8 @@ async def record_order(catalog: Catalog, draft: OrderDraft) -> Order:
             # One statement in autocommit: the wallet's lock held for its execution only.
             held = await store.insert_holding(record, items, wallet.id, draft.bonus_to_spend)
             if not held.written:
-                _refuse(held, participant, recorded=held.enough or await _recorded_meanwhile(draft.id))
+                recorded = held.enough or held.recorded or (held.locked and await _recorded_meanwhile(draft.id))
+                _refuse(held, participant, recorded=recorded)
             return await _attributed(program, record)
         # On PostgreSQL an order without a hold is one statement, atomic by itself.
         async with in_transaction() if holds or not sql.is_postgres() else nullcontext():
@@ -150,8 +151,9 @@ class _Recorded(Exception):
 
 
 async def _recorded_meanwhile(order_id: str) -> bool:
-    # A refused hold writes nothing; a concurrent request with the same id may have
-    # recorded it (and held the bonuses this one then found short): answer as a repeat.
+    # A hold refused under the lock writes nothing; a concurrent request with the same id
+    # may have recorded it while this one waited (and held the bonuses it then found
+    # short), which the statement's snapshot cannot see: answer as a repeat.
     return bool(await sql.fetch("SELECT 1 FROM orders WHERE id = $1", order_id))
 
 
