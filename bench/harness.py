@@ -4,7 +4,8 @@ A benchmark here runs each side (the gateway, its floor) as its own uvicorn proc
 drives it from another process: wrk (Debian's package) where it is installed, or
 bench/load.py, this project's own load generator (`--load python`). Both send the same
 `Plan`: request bodies each connection cycles through, with `@conn@` (the connection,
-1-based) and `@seq@` (how many cycles the connection has done) filled in per request,
+1-based), `@seq@` (how many cycles the connection has done) and `@buyer@` (the
+connection's `spread` participants in turn: (conn - 1) * spread + seq % spread + 1) filled in per request,
 so a connection can record then pay its own orders. A request fails when its status is
 not 200 or its body holds GraphQL `errors` (bench/load.py may let some error codes pass
 as refusals, counted apart); a run with failures is reported and exits non-zero.
@@ -181,6 +182,7 @@ class Plan:
     headers: dict[str, str]
     refusals: list[str] = field(default_factory=list)
     rounds: int = 0
+    spread: int = 1  # participants per connection, for @buyer@
 
 
 @dataclass
@@ -207,6 +209,7 @@ class Result:
 LUA = r"""
 local templates = %(templates)s
 local headers = %(headers)s
+local spread = %(spread)d
 local threads, made = {}, 0
 function setup(thread)
   made = made + 1
@@ -219,7 +222,9 @@ local n = 0
 failed, sample = 0, ""
 function request()
   local seq = math.floor(n / #templates)
+  local buyer = (conn - 1) * spread + seq %% spread + 1
   local body = templates[n %% #templates + 1]:gsub("@conn@", tostring(conn)):gsub("@seq@", tostring(seq))
+  body = body:gsub("@buyer@", tostring(buyer))
   return wrk.format("POST", "/graphql", headers, body)
 end
 function response(status, _, body)
@@ -252,7 +257,9 @@ def lua_table(items: list[str] | dict[str, str]) -> str:
 def run_wrk(base: str, plan: Plan, connections: int, duration: float) -> Result:
     """wrk -t N -c N (one connection per thread: each connection's requests go in order)."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(LUA % {"templates": lua_table(plan.templates), "headers": lua_table(plan.headers)})
+        script.write(
+            LUA % {"templates": lua_table(plan.templates), "headers": lua_table(plan.headers), "spread": plan.spread}
+        )
     try:
         command = ["wrk", "--latency", "--timeout", "30s", f"-t{connections}", f"-c{connections}"]
         command += [f"-d{max(1, round(duration))}s", "-s", script.name, f"{base}/graphql"]

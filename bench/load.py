@@ -99,8 +99,11 @@ def percentile(sorted_ms: list[float], p: float) -> float:
     return sorted_ms[min(len(sorted_ms) - 1, max(0, round(p / 100 * len(sorted_ms)) - 1))]
 
 
-def fill(template: str, conn: int, seq: int, round_: int = 0) -> bytes:
-    return template.replace("@conn@", str(conn)).replace("@seq@", str(seq)).replace("@round@", str(round_)).encode()
+def fill(template: str, conn: int, seq: int, round_: int = 0, spread: int = 1) -> bytes:
+    buyer = (conn - 1) * spread + seq % spread + 1  # the connection's own participants, in turn
+    for mark, value in (("@conn@", conn), ("@seq@", seq), ("@round@", round_), ("@buyer@", buyer)):
+        template = template.replace(mark, str(value))
+    return template.encode()
 
 
 class Tally:
@@ -146,7 +149,7 @@ async def steady(connections: list[Connection], plan: dict[str, Any], duration: 
     async def run(number: int, connection: Connection) -> float:
         n = 0
         while time.perf_counter() < until:
-            body = fill(templates[n % len(templates)], number, n // len(templates))
+            body = fill(templates[n % len(templates)], number, n // len(templates), spread=plan.get("spread", 1))
             started = time.perf_counter()
             try:
                 status, answer = await connection.post(body)

@@ -3,7 +3,9 @@
     python bench/orders.py [order|spend|both] [--duration 10] [--load auto|wrk|python] [--quick]
 
 `order` (S2): each connection records an order of one 2,000.00 ticket to a concert
-(RecordOrder, accruing 5 %) for a participant of its own, then pays it (PayOrder), and
+(RecordOrder, accruing 5 %) for one of its own participants (`--spread` of them, in
+turn, so that no buyer's history grows past what a real one's does in a run: a payment
+reads the buyer's purchases for their achievements, GA-02), then pays it (PayOrder), and
 again (schema/documents/ticketing.graphql, sent by operationName with a ticketing
 token). The floor (bench/floor.py) writes the same rows in raw asyncpg: the order and
 its item; then the lot and the ACCRUAL entry under the wallet's lock, the order marked
@@ -31,7 +33,7 @@ import json
 import os
 import secrets
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +53,7 @@ PROGRAM = "live-brighter"
 PLUGINS = str(ROOT / "plugins.toml")
 BALANCE, SPEND, BURST = 4000, 100, 100  # each S3 wallet: 4,000 bonuses, 100 spends of 100 at once
 WARM_ROUNDS = 3
+HISTORY_WALLETS, HISTORY_ORDERS = 2000, 10  # the paid orders of other participants, before the runs
 
 
 def order_input(order_id: str, customer: str, spend: int = 0) -> dict[str, object]:
@@ -89,13 +92,53 @@ async def seed(url: str, buyers: int, spenders: int) -> None:
         now + timedelta(days=365),
         now,
     )
+    await history(now)
     assert not await audit(), "the seed's ledger is not whole"
-    # The seeded tables only. Analysed empty, the tables the runs fill (orders, their items,
-    # draws) would tell the planner they stay empty, and the statements prepared at the
-    # first request would scan them whole ever after: a production ledger is never empty.
-    # Left unanalysed, the planner assumes some rows, as it should, and uses their indexes.
-    await sql.execute("VACUUM ANALYZE participant, wallet, lot, entry, event")
+    await sql.execute("VACUUM ANALYZE")
     await db.stop()
+
+
+async def history(now: datetime) -> None:
+    """A ledger with a past, as production's: HISTORY_WALLETS other participants, each with
+    HISTORY_ORDERS paid orders of one ticket that spent 10 bonuses of a 1,000 gift (the
+    order, its item, the SPEND entry and its draw). Analysed empty, the tables the runs fill
+    would tell the planner they stay empty, and the statements each connection prepares
+    at its first request would scan them whole ever after, slower with every order."""
+    await populate("history-", HISTORY_WALLETS, PROGRAM)
+    spent = 10 * HISTORY_ORDERS
+    await sql.execute(
+        "WITH w AS (SELECT w.id FROM wallet w JOIN participant p ON p.id = w.participant_id"
+        " WHERE p.customer_id LIKE 'history-%'),"
+        " lots AS (INSERT INTO lot (wallet_id, kind, amount, remaining, activates_at, expires_at, rule, rules_version,"
+        " created_at) SELECT id, 'GIFT', 1000, 1000 - $1::int, $2, $3, 'LB-14', '2021-1', $2 FROM w"
+        " RETURNING id, wallet_id, activates_at, expires_at)"
+        " INSERT INTO entry (wallet_id, kind, amount, at, activates_at, expires_at, description, lot_id, rule,"
+        " rules_version) SELECT wallet_id, 'GIFT', 1000, activates_at, activates_at, expires_at, 'history', id,"
+        " 'LB-14', '2021-1' FROM lots",
+        spent,
+        now - timedelta(days=HISTORY_ORDERS + 1),
+        now + timedelta(days=365),
+    )
+    await sql.execute(
+        "WITH w AS (SELECT w.id AS wallet_id, p.customer_id, l.id AS lot_id FROM wallet w"
+        " JOIN participant p ON p.id = w.participant_id JOIN lot l ON l.wallet_id = w.id"
+        " WHERE p.customer_id LIKE 'history-%'),"
+        " o AS (INSERT INTO orders (id, customer_id, program_id, wallet_id, channel, status, total, bonus_requested,"
+        " bonus_spent, bonus_to_accrue, bonus_accrued, accruals_revoked, content_digest, rules_version, created_at,"
+        " paid_at) SELECT 'h' || w.wallet_id || '-' || k, w.customer_id, $1, w.wallet_id, 'APP', 'PAID', 2000, 10,"
+        " 10, 0, 0, FALSE, 'history', '2021-1', $2::timestamptz - k * INTERVAL '1 day', $2::timestamptz - k * INTERVAL '1 day'"
+        " FROM w, generate_series(1, $3::int) AS k RETURNING id, wallet_id, paid_at),"
+        " i AS (INSERT INTO order_item (order_id, item_id, position, event_id, kind, nominal, service_fee, discount,"
+        " bonus_share) SELECT id, 't1', 0, 'e1', 'TICKET', 2000, 0, 0, 10 FROM o),"
+        " s AS (INSERT INTO entry (wallet_id, kind, amount, at, order_id, description, rule, rules_version)"
+        " SELECT wallet_id, 'SPEND', -10, paid_at, id, 'history', 'LB-08', '2021-1' FROM o"
+        " RETURNING id, wallet_id, order_id, at)"
+        " INSERT INTO draw (lot_id, wallet_id, amount, order_id, entry_id, created_at)"
+        " SELECT w.lot_id, s.wallet_id, 10, s.order_id, s.id, s.at FROM s JOIN w ON w.wallet_id = s.wallet_id",
+        PROGRAM,
+        now,
+        HISTORY_ORDERS,
+    )
 
 
 def same_shape(a: dict[str, Any], b: dict[str, Any]) -> bool:
@@ -121,10 +164,10 @@ def check_orders(gateway: str, floor: str, headers: dict[str, str]) -> bool:
     return ok
 
 
-def order_plan(side: str, tag: str, headers: dict[str, str]) -> Plan:
-    """Per connection: record order <side><tag>-<conn>-<seq> for buyer-<conn>, then pay it."""
+def order_plan(side: str, tag: str, headers: dict[str, str], spread: int) -> Plan:
+    """Per connection: record order <side><tag>-<conn>-<seq> for its next buyer, then pay it."""
     order_id = f"{side}{tag}-@conn@-@seq@"
-    return Plan([record(order_id, "buyer-@conn@"), pay(order_id)], headers)
+    return Plan([record(order_id, "buyer-@buyer@"), pay(order_id)], headers, spread=spread)
 
 
 def spend_plan(side: str, prefix: str, rounds: int, headers: dict[str, str]) -> Plan:
@@ -141,12 +184,13 @@ async def run_orders(
     if not check_orders(gateway, floor, headers):
         return [Row("order", "check", Result(0, 0, 0, 0, 1, sample="the floor answers otherwise"))]
     for side, base in (("f", floor), ("g", gateway)):
-        harness.drive(kind, base, order_plan(side, "warm", headers), args.connections, args.warmup)
+        harness.drive(kind, base, order_plan(side, "warm", headers, args.spread), args.connections, args.warmup)
     rows = []
     sides = [("floor", floor), ("gateway", gateway)]
     for n in range(args.repeat):
         for side, base in sides if n % 2 == 0 else sides[::-1]:  # who goes first alternates
-            result = harness.drive(kind, base, order_plan(side[0], str(n), headers), args.connections, args.duration)
+            plan = order_plan(side[0], str(n), headers, args.spread)
+            result = harness.drive(kind, base, plan, args.connections, args.duration)
             rows.append(Row("order", side, result, unit="orders/s", per=2))
             harness.print_row(rows[-1])
     return rows
@@ -219,7 +263,10 @@ async def audited(url: str) -> int:
     await db.start(url)
     try:
         found = await audit()
-        paid = await sql.fetch("SELECT LEFT(id, 1) AS side, COUNT(*) AS n FROM orders WHERE status = 'PAID' GROUP BY 1")
+        paid = await sql.fetch(
+            "SELECT LEFT(id, 1) AS side, COUNT(*) AS n FROM orders WHERE status = 'PAID' AND LEFT(id, 1) IN ('g', 'f')"
+            " GROUP BY 1"
+        )
     finally:
         await db.stop()
     for violation in found[:20]:
@@ -240,7 +287,7 @@ async def run(args: argparse.Namespace) -> int:
     problems = 0
     async with harness.scratch_database(args.database_url) as url:
         harness.migrate(url)
-        await seed(url, args.connections, args.wallets)
+        await seed(url, args.connections * args.spread, args.wallets)
         env = {"DATABASE_URL": url, "LOYALTY_JWT_SECRET": secret, "LOYALTY_PLUGINS": PLUGINS}
         with (
             harness.serve("gateway.app:app", env) as gateway,
@@ -269,7 +316,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL") or harness.DEFAULT_DATABASE)
     parser.add_argument("--duration", type=float, default=10, help="seconds per measured run")
     parser.add_argument("--warmup", type=float, default=3, help="seconds of S2 warm-up per side")
-    parser.add_argument("--connections", type=int, default=32, help="S2's connections (and buyers)")
+    parser.add_argument("--connections", type=int, default=32, help="S2's connections")
+    parser.add_argument("--spread", type=int, default=20, help="S2: buyers per connection, in turn")
     parser.add_argument("--wallets", type=int, default=600, help="S3: wallets per side, so at most this many rounds")
     parser.add_argument("--repeat", type=int, default=1, help="S2: measured runs per side")
     parser.add_argument(

@@ -10,9 +10,9 @@ from an empty context (workers.queue), so jobs never wear a request's id.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -55,7 +55,7 @@ def request_id_from(header: str | None) -> str:
     """The client's X-Request-ID when sane, else a new one."""
     if header and _SAFE_ID.fullmatch(header):
         return header
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()  # 32 hex digits, as uuid4().hex, without building a UUID
 
 
 # Called when a request is done: its facts, method, path, status and seconds taken.
