@@ -96,10 +96,11 @@ def server_cpu(base: str) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def database_cpu() -> float:
-    """The CPU seconds this machine's PostgreSQL processes have used so far (0 where /proc
-    cannot tell): the database's share of a run, on a machine where nothing else uses it."""
-    total = 0
+def database_cpu() -> dict[int, float]:
+    """The CPU seconds each of this machine's PostgreSQL processes has used so far, by pid
+    (empty where /proc cannot tell): the database's share of a run, on a machine where
+    nothing else uses it."""
+    found = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             text = stat.read_text()
@@ -108,8 +109,14 @@ def database_cpu() -> float:
         name, _, rest = text.partition("(")[2].rpartition(")")
         if name.startswith("postgres"):
             fields = rest.split()
-            total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+            found[int(stat.parent.name)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return found
+
+
+def database_cpu_since(before: dict[int, float]) -> float:
+    """PostgreSQL's CPU seconds since `before` (`database_cpu`); a process that ended in
+    between (an autovacuum worker) is not counted."""
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in database_cpu().items())
 
 
 def free_port() -> int:
@@ -293,7 +300,7 @@ def drive(kind: str, base: str, plan: Plan, connections: int, duration: float) -
         result = run_python(base, plan, connections, duration)
     if before and result.requests:
         result.cpu_ms = 1000 * (server_cpu(base) - before) / result.requests
-        result.database_cpu_ms = 1000 * (database_cpu() - database) / result.requests
+        result.database_cpu_ms = 1000 * database_cpu_since(database) / result.requests
         result.load_cpu_ms = 1000 * (_children_cpu() - load) / result.requests
     return result
 

@@ -108,7 +108,9 @@ class CompiledReads:
         return Response(encode(body), status_code=200, media_type=media_type)
 
     async def _request_data(self, request: Request) -> Mapping[str, Any] | None:
-        if self._get_stream_transport_from_headers(request.headers) is not None:  # type: ignore[attr-defined]
+        # Strawberry's own test of the Accept header, handed that header alone.
+        accept = {"accept": request.headers.get("accept", "")}
+        if self._get_stream_transport_from_headers(accept) is not None:  # type: ignore[attr-defined]
             return None
         if request.method == "GET":
             params: dict[str, Any] = dict(request.query_params)

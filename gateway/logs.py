@@ -113,6 +113,10 @@ def configure(level: str | int = "INFO", stream: TextIO | None = None) -> loggin
         logger.handlers.clear()
         logger.propagate = True
     logging.getLogger("uvicorn.access").disabled = True  # client addresses; see "request done"
+    # A JSON line names no thread, process, source file or line: so no record looks them
+    # up (the caller's frame is searched for on every call otherwise).
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    logging._srcfile = None  # type: ignore[assignment]
     out = handler(stream)
     root.addHandler(out)
     root.setLevel(level if isinstance(level, int) else level.upper())

@@ -71,6 +71,11 @@ def validate(draft: OrderDraft) -> OrderDraft:
     return replace(draft, items=tuple(items))
 
 
+# json.dumps(content, sort_keys=True), with one encoder for every call: recorded orders'
+# digests depend on these exact bytes, so the format never changes.
+_DIGESTED = json.JSONEncoder(sort_keys=True)
+
+
 def content_digest(draft: OrderDraft) -> str:
     """A digest of what the draft says: the same order id with another digest is a CONFLICT."""
     content = {
@@ -86,4 +91,4 @@ def content_digest(draft: OrderDraft) -> str:
         "referral": draft.referral_code,
         "fingerprint": draft.fingerprint,
     }
-    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+    return hashlib.sha256(_DIGESTED.encode(content).encode()).hexdigest()
