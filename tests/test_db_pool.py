@@ -121,3 +121,37 @@ async def test_a_waiter_cancelled_as_it_is_handed_a_connection_passes_it_on():
     with pytest.raises(asyncio.CancelledError):
         await first
     assert queue.empty()
+
+
+class _Holder(str):
+    """A stand-in for asyncpg's connection holder, as the queue sees it."""
+
+    def is_connected(self) -> bool:
+        return True
+
+
+async def test_a_request_on_its_second_statement_is_served_before_one_on_its_first():
+    """Work begun is finished first: `begun` had a connection before and asks again after
+    `new` asked for its first; the next connection put back goes to `begun`."""
+    queue = postgres.HandoffQueue()
+    queue.put_nowait(_Holder("c1"))
+    served: list[str] = []
+    first_done = asyncio.Event()
+
+    async def begun() -> None:
+        await queue.get()  # its first statement, at once
+        first_done.set()
+        await asyncio.sleep(0.01)  # `new` asks meanwhile
+        served.append(f"begun got {await queue.get()}")
+
+    async def new() -> None:
+        await first_done.wait()
+        served.append(f"new got {await queue.get()}")
+
+    tasks = [asyncio.create_task(begun()), asyncio.create_task(new())]
+    await asyncio.sleep(0.05)  # both wait now, `new` the longer
+    queue.put_nowait(_Holder("c2"))
+    await asyncio.sleep(0)
+    queue.put_nowait(_Holder("c3"))
+    await asyncio.wait_for(asyncio.gather(*tasks), 1)
+    assert served == ["begun got c2", "new got c3"]
