@@ -10,6 +10,7 @@ a connection, so that `keep_session` is looked at again then.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import re
 from pathlib import Path
 
@@ -148,7 +149,11 @@ async def test_a_request_on_its_second_statement_is_served_before_one_on_its_fir
         await first_done.wait()
         served.append(f"new got {await queue.get()}")
 
-    tasks = [asyncio.create_task(begun()), asyncio.create_task(new())]
+    # Each in a context of its own, as uvicorn starts each request: none has had a connection.
+    tasks = [
+        asyncio.create_task(begun(), context=contextvars.Context()),
+        asyncio.create_task(new(), context=contextvars.Context()),
+    ]
     await asyncio.sleep(0.05)  # both wait now, `new` the longer
     queue.put_nowait(_Holder("c2"))
     await asyncio.sleep(0)
