@@ -10,7 +10,8 @@ connection comes back, but leaves the connection in the queue until that waiter 
 released at once, with no round trip in between, it is taken first by whichever newer
 request asks in the meantime, and the woken waiter goes to the back of the line (the
 mobile read's p99 tripled). `HandoffQueue` gives a returned connection to the longest
-waiter directly, so connections are served in the order they were asked for.
+waiter directly, so connections are served in the order they were asked for, a
+request already under way before one that has not begun.
 
 Named as the engine in `gateway.db.tortoise_config`.
 """
@@ -52,7 +53,10 @@ class HandoffQueue(_PoolConnectionHolderQueue):  # type: ignore[misc]
     Work begun is finished first: a task that has had a connection before (a request on
     its second statement) waits ahead of those that have not, in the order they asked.
     So a burst of requests completes one by one instead of all of them reading first
-    and writing last, and a later request reads what the earlier ones wrote.
+    and writing last, and a later request reads what the earlier ones wrote. "Had a
+    connection" is a context variable: uvicorn starts each request in a context of its
+    own; a task started from a context that had one (a job of a worker that queried
+    first) counts as begun, which only puts it in the first line with its peers.
     """
 
     def __init__(self, maxsize: int = 0) -> None:
