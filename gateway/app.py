@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import timedelta
@@ -230,6 +231,24 @@ def create_app(settings: Settings | None = None, *, open_database: bool = True) 
     return app
 
 
+# Young collections once per this many allocations (Python's default: 700), the older
+# generations half as often as by default.
+GC_THRESHOLDS = (10_000, 20, 20)
+
+
+def settle_heap() -> None:
+    """Tune the cyclic garbage collector for serving, once the app is built.
+
+    What start-up made (the schema, the trusted documents and their plans, the plugins)
+    lives as long as the process: frozen, the collector stops scanning it on every full
+    collection. A request makes thousands of short-lived objects, so young collections
+    run less often. In S3 (bench/orders.py spend) this saved about 4 % of the gateway's
+    CPU per spend and took its p99 from about 100 to 76-80 ms: collection pauses.
+    """
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 class _LazyApp:
     """`gateway.app:app` for uvicorn: built on first use, so importing this module reads no settings."""
 
@@ -242,6 +261,7 @@ class _LazyApp:
             # uvicorn set up its own plain-text logging before importing this app.
             logs.configure(settings.log_level)
             self._app = create_app(settings)
+            settle_heap()
         await self._app(scope, receive, send)
 
 

@@ -187,3 +187,19 @@ def test_loyalty_demo_serves_what_it_promises(tmp_path):
             assert http.get("/graphql", headers={"Accept": "text/html"}).status_code == 200  # GraphiQL
     finally:
         stop(server)
+
+
+def test_serving_freezes_what_start_up_made_and_collects_young_objects_less_often():
+    """`gateway.app:app` tunes the garbage collector once its app is built (settle_heap)."""
+    import gc
+
+    from gateway.app import GC_THRESHOLDS, settle_heap
+
+    before = gc.get_threshold()
+    try:
+        settle_heap()
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == GC_THRESHOLDS == (10_000, 20, 20)
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
