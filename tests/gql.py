@@ -41,6 +41,30 @@ def document(name: str) -> str:
     return registry()[name].text
 
 
+async def post_document(
+    http: httpx.AsyncClient, name: str, variables: dict[str, Any], caller: str | None, media: str | None, how: str
+) -> httpx.Response:
+    """POST /graphql of the trusted operation `name` as a client sends it: by `sha256`
+    (a persisted query), by `name`, as its exact `text`, or `untrusted` (its text with a
+    newline more, so no trusted document matches and Strawberry parses and runs it)."""
+    operation = registry()[name]
+    headers = {"Authorization": f"Bearer {caller}"} if caller else {}
+    if media:
+        headers["Accept"] = media
+    body: dict[str, Any] = {"variables": variables}
+    if how == "sha256":
+        body["extensions"] = {"persistedQuery": {"version": 1, "sha256Hash": operation.sha256}}
+    elif how == "name":
+        body["operationName"] = name
+    elif how == "text":
+        body["query"] = operation.text
+    elif how == "untrusted":
+        body["query"] = operation.text + "\n"
+    else:
+        raise ValueError(f"no way {how!r} to post a document")
+    return await http.post("/graphql", json=body, headers=headers)
+
+
 class Client:
     """Posts GraphQL to an app sharing the test session's ORM."""
 

@@ -39,7 +39,7 @@ from loyalty.pagination import cursor
 from schema.plans import PLANS
 from tests import scenario
 from tests.conftest import START, truncate
-from tests.gql import ERASURE_KEY, Client, registry, token
+from tests.gql import ERASURE_KEY, Client, post_document, registry, token
 from tests.invariants import assert_ledger_invariants
 
 T = TypeVar("T")
@@ -258,30 +258,17 @@ def substantial(answer: dict[str, Any]) -> bool:
 async def ask(
     http: httpx.AsyncClient, name: str, variables: dict[str, Any], caller: str | None, media: str | None, how: str
 ) -> tuple[int, str, Any]:
-    operation = registry()[name]
-    headers = {"Authorization": f"Bearer {caller}"} if caller else {}
-    if media:
-        headers["Accept"] = media
-    if how == "untrusted":
-        response = await http.post(
-            "/graphql", json={"query": operation.text + "\n", "variables": variables}, headers=headers
-        )
-    elif how == "untrusted-get":
-        params = {"query": operation.text + "\n", "variables": json.dumps(variables)}
-        response = await http.get("/graphql", params=params, headers=headers)
-    elif how == "get":
-        response = await http.get(
-            "/graphql", params={"operationName": name, "variables": json.dumps(variables)}, headers=headers
-        )
-    else:
-        body: dict[str, Any] = {"variables": variables}
-        if how == "sha256":
-            body["extensions"] = {"persistedQuery": {"version": 1, "sha256Hash": operation.sha256}}
-        elif how == "name":
-            body["operationName"] = name
+    if how in ("get", "untrusted-get"):
+        headers = {"Authorization": f"Bearer {caller}"} if caller else {}
+        if media:
+            headers["Accept"] = media
+        if how == "get":
+            params = {"operationName": name, "variables": json.dumps(variables)}
         else:
-            body["query"] = operation.text
-        response = await http.post("/graphql", json=body, headers=headers)
+            params = {"query": registry()[name].text + "\n", "variables": json.dumps(variables)}
+        response = await http.get("/graphql", params=params, headers=headers)
+    else:
+        response = await post_document(http, name, variables, caller, media, how)
     return response.status_code, response.headers.get("content-type", ""), response.json()
 
 

@@ -38,7 +38,7 @@ from loyalty.errors import DomainError
 from schema.plans import WRITES
 from tests import scenario
 from tests.conftest import START, truncate
-from tests.gql import ERASURE_KEY, Client, registry, token
+from tests.gql import ERASURE_KEY, Client, post_document, registry, token
 
 T = TypeVar("T")
 EXAMPLES = int(os.environ.get("LOYALTY_WRITE_PLAN_EXAMPLES", "12"))
@@ -156,20 +156,7 @@ def comparable(answer: Any) -> Any:
 async def send(
     http: httpx.AsyncClient, name: str, variables: dict[str, Any], caller: str | None, media: str | None, how: str
 ) -> tuple[int, str, Any]:
-    operation = registry()[name]
-    headers = {"Authorization": f"Bearer {caller}"} if caller else {}
-    if media:
-        headers["Accept"] = media
-    body: dict[str, Any] = {"variables": variables}
-    if how == "sha256":
-        body["extensions"] = {"persistedQuery": {"version": 1, "sha256Hash": operation.sha256}}
-    elif how == "name":
-        body["operationName"] = name
-    elif how == "text":
-        body["query"] = operation.text
-    else:
-        body["query"] = operation.text + "\n"  # untrusted: Strawberry parses, validates and runs it
-    response = await http.post("/graphql", json=body, headers=headers)
+    response = await post_document(http, name, variables, caller, media, how)
     return response.status_code, response.headers.get("content-type", ""), comparable(response.json())
 
 
